@@ -1,0 +1,70 @@
+"""The one place where qaflow errors become HTTP statuses."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from qaflow.errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidInputError,
+    ModelLoadError,
+    NotFoundError,
+    QaflowError,
+    TransientError,
+)
+
+logger = logging.getLogger(__name__)
+
+_STATUS_BY_ERROR: tuple[tuple[type[QaflowError], int], ...] = (
+    (NotFoundError, status.HTTP_404_NOT_FOUND),
+    (ConflictError, status.HTTP_400_BAD_REQUEST),
+    (InvalidInputError, status.HTTP_400_BAD_REQUEST),
+    (ModelLoadError, status.HTTP_400_BAD_REQUEST),
+    (ConfigurationError, status.HTTP_400_BAD_REQUEST),
+    (TransientError, status.HTTP_503_SERVICE_UNAVAILABLE),
+)
+
+
+def status_for(error: QaflowError) -> int:
+    for error_type, code in _STATUS_BY_ERROR:
+        if isinstance(error, error_type):
+            return code
+    return status.HTTP_500_INTERNAL_SERVER_ERROR
+
+
+def describe_validation_error(exc: RequestValidationError) -> str:
+    """One readable sentence per problem, e.g. "body.question: field required"."""
+    problems = []
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            return "The request body is not valid JSON."
+        location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        message = str(error.get("msg", "invalid value"))
+        if error.get("type") == "missing" and location:
+            problems.append(f"'{location}' is required")
+        elif location:
+            problems.append(f"'{location}': {message}")
+        else:
+            problems.append(message)
+    return "Invalid request: " + "; ".join(problems) + "."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(QaflowError)
+    async def _qaflow_error(request: Request, exc: QaflowError) -> JSONResponse:
+        code = status_for(exc)
+        if code >= 500:
+            logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(status_code=code, content={"detail": exc.message})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_400_BAD_REQUEST,
+            content={"detail": describe_validation_error(exc)},
+        )

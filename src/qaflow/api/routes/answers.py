@@ -1,0 +1,62 @@
+"""Answer routes: POST /answer answers one question, GET /answer lists the history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from qaflow.api.deps import SessionDep, StateDep, TokenDep
+from qaflow.db import AnswerSource
+from qaflow.services import answering, registry
+from qaflow.services.schemas import AnswerCreate, AnswerPublic, SourceName
+
+router = APIRouter(tags=["answers"])
+
+
+@router.post("/answer", response_model=AnswerPublic, dependencies=[TokenDep])
+async def post_answer(
+    answer_in: AnswerCreate,
+    session: SessionDep,
+    state: StateDep,
+    model: Annotated[str | None, Query(description="Registered model name; default if omitted.")] = None,
+) -> AnswerPublic:
+    """Answer one question about one context with a registered model and store it."""
+    spec = registry.resolve_model(session=session, settings=state.settings, name=model)
+    answers = await state.answering.answer(spec, answer_in.question, answer_in.context)
+    return answering.record_online_answer(
+        session=session, spec=spec, answer_in=answer_in, answer=answers[0]
+    )
+
+
+@router.get("/answer", response_model=list[AnswerPublic])
+def get_answers(
+    session: SessionDep,
+    start: Annotated[int | None, Query(description="Unix seconds, inclusive.")] = None,
+    end: Annotated[int | None, Query(description="Unix seconds, inclusive.")] = None,
+    model: str | None = None,
+    source: SourceName | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+) -> list[AnswerPublic]:
+    """Stored answers with start <= timestamp <= end, oldest first."""
+    if start is None or end is None:
+        raise HTTPException(
+            status_code=status.HTTP_400_BAD_REQUEST, detail="Query timestamps not provided"
+        )
+    try:
+        start_at = datetime.fromtimestamp(start, UTC)
+        # 'timestamp' is whole seconds: everything inside the end second is included.
+        end_before = datetime.fromtimestamp(end + 1, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise HTTPException(
+            status_code=status.HTTP_400_BAD_REQUEST, detail="Query timestamps out of range"
+        ) from exc
+    return answering.list_answers(
+        session=session,
+        start=start_at,
+        end=end_before,
+        model=model,
+        source=AnswerSource(source) if source else None,
+        limit=limit,
+    )

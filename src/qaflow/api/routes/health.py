@@ -1,0 +1,68 @@
+"""Liveness: GET / (the original's greeting) and GET /healthz (component status)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel
+
+from qaflow import __version__
+from qaflow.api.deps import StateDep
+from qaflow.services import health
+
+router = APIRouter(tags=["health"])
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    database: str
+    storage: str
+    default_model: str
+
+
+@router.get("/")
+def root() -> dict[str, str]:
+    """A short health message, as the original API's root route."""
+    return {"message": "qaflow is running: POST /answer to ask, GET /docs for the API."}
+
+
+@router.get("/healthz", response_model=HealthPublic)
+def healthz(state: StateDep, response: Response) -> HealthPublic:
+    """Database, storage and default-model status; 503 when the database or storage is down."""
+    report = health.check(
+        engine=state.engine, store=state.store, readers=state.readers, settings=state.settings
+    )
+    if not report.ok:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return HealthPublic(
+        status="ok" if report.ok else "degraded",
+        version=__version__,
+        database=report.database,
+        storage=report.storage,
+        default_model=report.default_model,
+    )
+
+
+class BatchingStatsPublic(BaseModel):
+    requests: int
+    batches: int
+    max_batch_size: int
+
+
+class StatsPublic(BaseModel):
+    batching: dict[str, BatchingStatsPublic]
+
+
+@router.get("/stats", response_model=StatsPublic)
+def stats(state: StateDep) -> StatsPublic:
+    """Online micro-batching counters per model since start-up."""
+    return StatsPublic(
+        batching={
+            name: BatchingStatsPublic(
+                requests=s.requests, batches=s.batches, max_batch_size=s.max_batch_size
+            )
+            for name, s in state.answering.stats().items()
+        }
+    )

@@ -1,0 +1,1 @@
+"""The batch pipeline: CSV uploads in, answers with lineage out."""

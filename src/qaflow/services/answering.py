@@ -1,0 +1,133 @@
+"""Answering single questions online: micro-batched per model, recorded in the history."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qaflow.config import Settings
+from qaflow.db import AnswerRecord, AnswerSource
+from qaflow.reader import Answer, ModelSpec, ReaderCache
+from qaflow.services.batching import BatchingStats, MicroBatcher
+from qaflow.services.schemas import AnswerCreate, AnswerPublic
+
+
+class AnsweringService:
+    """Answers questions with registered models, one micro-batcher per model."""
+
+    def __init__(self, *, readers: ReaderCache, settings: Settings) -> None:
+        self._readers = readers
+        self._settings = settings
+        self._batchers: dict[ModelSpec, MicroBatcher] = {}
+        self._lock = threading.Lock()
+
+    async def answer(self, spec: ModelSpec, question: str, context: str, *, top_k: int = 1) -> list[Answer]:
+        """Answer one question; concurrent calls for the same model share forward passes."""
+        reader_ready = asyncio.to_thread(self._readers.get, spec)  # load off the event loop
+        await reader_ready
+        future = self._batcher(spec).submit(question, context, top_k=top_k)
+        return await asyncio.wrap_future(future)
+
+    def answer_now(self, spec: ModelSpec, question: str, context: str, *, top_k: int = 1) -> list[Answer]:
+        """Answer one question synchronously, without batching (CLI use)."""
+        return self._readers.get(spec).answer([question], [context], top_k=top_k)[0]
+
+    def stats(self) -> dict[str, BatchingStats]:
+        """Micro-batching counters per model name."""
+        with self._lock:
+            return {spec.name: batcher.stats for spec, batcher in self._batchers.items()}
+
+    def close(self) -> None:
+        with self._lock:
+            batchers, self._batchers = list(self._batchers.values()), {}
+        for batcher in batchers:
+            batcher.close()
+
+    def _batcher(self, spec: ModelSpec) -> MicroBatcher:
+        with self._lock:
+            batcher = self._batchers.get(spec)
+            if batcher is None:
+                reader = self._readers.get(spec)
+
+                def answer_batch(
+                    questions: Sequence[str], contexts: Sequence[str], top_k: int
+                ) -> list[list[Answer]]:
+                    return reader.answer(questions, contexts, top_k=top_k)
+
+                batcher = MicroBatcher(
+                    answer_batch,
+                    max_batch_size=self._settings.max_batch_size,
+                    max_wait_s=self._settings.batch_wait_ms / 1000.0,
+                    name=spec.name,
+                )
+                self._batchers[spec] = batcher
+            return batcher
+
+
+def record_online_answer(
+    *, session: Session, spec: ModelSpec, answer_in: AnswerCreate, answer: Answer
+) -> AnswerPublic:
+    """Store one online answer in the history and return its public view."""
+    record = AnswerRecord(
+        created_at=datetime.now(UTC),
+        model_name=spec.name,
+        model_ref=spec.model,
+        question=answer_in.question,
+        context=answer_in.context,
+        answer=answer.text,
+        score=answer.score,
+        start_char=answer.start,
+        end_char=answer.end,
+        source=AnswerSource.ONLINE,
+    )
+    session.add(record)
+    session.commit()
+    return to_public(record)
+
+
+def list_answers(
+    *,
+    session: Session,
+    start: datetime,
+    end: datetime,
+    model: str | None = None,
+    source: AnswerSource | None = None,
+    limit: int | None = None,
+) -> list[AnswerPublic]:
+    """Stored answers with start <= created_at < end, oldest first."""
+    query = select(AnswerRecord).where(
+        AnswerRecord.created_at >= start, AnswerRecord.created_at < end
+    )
+    if model is not None:
+        query = query.where(AnswerRecord.model_name == model)
+    if source is not None:
+        query = query.where(AnswerRecord.source == source)
+    query = query.order_by(AnswerRecord.created_at, AnswerRecord.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [to_public(record) for record in session.scalars(query)]
+
+
+def to_public(record: AnswerRecord) -> AnswerPublic:
+    return AnswerPublic(
+        timestamp=int(record.created_at.timestamp()),
+        model=record.model_name,
+        answer=record.answer or "",
+        question=record.question,
+        context=record.context,
+        score=record.score,
+        start=record.start_char,
+        end=record.end_char,
+        source=record.source.value,
+        created_at=record.created_at,
+        error=record.error,
+        upload_id=record.upload_id,
+        job_id=record.job_id,
+        output_commit_id=record.output_commit_id,
+        pipeline_version=record.pipeline_version,
+    )

@@ -1,0 +1,73 @@
+"""Data shapes that cross the service boundary (request bodies and public views)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+BackendName = Literal["torch", "onnx", "onnx-int8"]
+SourceName = Literal["online", "batch"]
+
+
+class ModelCreate(BaseModel):
+    """A registry entry to add: a name and where its model and tokenizer come from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    tokenizer: str = Field(min_length=1, max_length=1000)
+    model: str = Field(min_length=1, max_length=1000)
+    backend: BackendName = "torch"
+
+    @field_validator("name", "tokenizer", "model")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        stripped = value.strip()
+        if not stripped:
+            raise ValueError("must not be blank")
+        return stripped
+
+
+class ModelPublic(BaseModel):
+    """A registry entry as clients see it (the original API's shape, plus the backend)."""
+
+    name: str
+    tokenizer: str
+    model: str
+    backend: BackendName = "torch"
+
+
+class AnswerCreate(BaseModel):
+    """One question about one context."""
+
+    question: str = Field(min_length=1, max_length=10_000)
+    context: str = Field(min_length=1, max_length=2_000_000)
+
+    @field_validator("question", "context")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class AnswerPublic(BaseModel):
+    """A stored answer: the original API's fields first, then score, offsets and lineage."""
+
+    timestamp: int = Field(description="Unix seconds (UTC) when the answer was made.")
+    model: str
+    answer: str
+    question: str
+    context: str
+    score: float | None = None
+    start: int | None = Field(default=None, description="Character offset of the answer.")
+    end: int | None = Field(default=None, description="Character offset just past the answer.")
+    source: SourceName = "online"
+    created_at: datetime
+    error: str | None = None
+    upload_id: str | None = None
+    job_id: str | None = None
+    output_commit_id: str | None = None
+    pipeline_version: int | None = None

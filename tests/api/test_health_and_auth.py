@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from qaflow.config import Settings
+from tests.api.conftest import Api
+from tests.support.live_server import live_api
+
+
+def test_healthz_reports_each_component(api: Api) -> None:
+    response = api.client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    assert body["storage"] == "ok"
+    assert body["default_model"].startswith("not loaded")
+    api.client.post("/answer", json={"question": "Who?", "context": "Ada wrote it."})
+    assert api.client.get("/healthz").json()["default_model"] == "loaded"
+
+
+def test_openapi_docs_are_served(api: Api) -> None:
+    assert api.client.get("/docs").status_code == 200
+    paths = api.client.get("/openapi.json").json()["paths"]
+    assert {"/", "/models", "/answer", "/upload", "/healthz"} <= paths.keys()
+
+
+@pytest.fixture
+def guarded(api_settings: Settings) -> Iterator[httpx.Client]:
+    settings = api_settings.model_copy(update={"api_token": SecretStr("s3cret")})
+    with live_api(settings) as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
+        yield client
+
+
+def test_token_guards_state_changing_routes(guarded: httpx.Client, tiny_model_dir: Path) -> None:
+    body = {"name": "x", "tokenizer": str(tiny_model_dir), "model": str(tiny_model_dir)}
+    assert guarded.put("/models", json=body).status_code == 401
+    wrong = guarded.put("/models", json=body, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert "token" in wrong.json()["detail"]
+    assert guarded.delete("/models", params={"model": "x"}).status_code == 401
+    question = {"question": "Who?", "context": "Ada wrote it."}
+    assert guarded.post("/answer", json=question).status_code == 401
+    ok = guarded.put("/models", json=body, headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200
+    assert guarded.get("/models").status_code == 200  # reads stay open
