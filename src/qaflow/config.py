@@ -84,6 +84,27 @@ class Settings(BaseSettings):
     scan_interval_s: float = Field(
         default=300.0, gt=0, description="How often the bucket's incoming/ prefix is scanned."
     )
+    shard_rows: int = Field(
+        default=5000,
+        ge=1,
+        description="Rows per datum (unit of work and of retry) when a pipeline is first created.",
+    )
+    datum_tries: int = Field(
+        default=3, ge=1, description="Attempts per datum, when a pipeline is first created."
+    )
+    retry_backoff_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="Wait before a failed datum's next try; doubled for each try after that.",
+    )
+    job_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A running job whose worker sent no heartbeat for this long is taken over.",
+    )
+    worker_poll_s: float = Field(
+        default=2.0, gt=0, description="How often an idle pipeline worker looks for new work."
+    )
 
     @field_validator("home", mode="after")
     @classmethod

@@ -15,7 +15,12 @@ def test_models_lists_the_default_entry(api: Api) -> None:
     response = api.client.get("/models")
     assert response.status_code == 200
     assert response.json() == [
-        {"name": "tiny", "tokenizer": str(api.model_dir), "model": str(api.model_dir), "backend": "torch"}
+        {
+            "name": "tiny",
+            "tokenizer": str(api.model_dir),
+            "model": str(api.model_dir),
+            "backend": "torch",
+        }
     ]
 
 

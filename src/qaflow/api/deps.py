@@ -28,9 +28,7 @@ def get_session(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def require_token(
-    state: StateDep, authorization: Annotated[str | None, Header()] = None
-) -> None:
+def require_token(state: StateDep, authorization: Annotated[str | None, Header()] = None) -> None:
     """Guard state-changing routes when QAFLOW_API_TOKEN is set; open otherwise."""
     token = state.settings.api_token
     if token is None or not token.get_secret_value():

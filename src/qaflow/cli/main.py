@@ -78,7 +78,9 @@ def ask(
 ) -> None:
     """Answer one QUESTION about a context given inline or in a file."""
     if (context is None) == (context_file is None):
-        fail("Give the context with exactly one of --context or --context-file.", code=EXIT_BAD_INPUT)
+        fail(
+            "Give the context with exactly one of --context or --context-file.", code=EXIT_BAD_INPUT
+        )
     text = context if context is not None else _read_text(context_file)
     if not question.strip() or not text.strip():
         fail("The question and the context must not be empty.", code=EXIT_BAD_INPUT)
@@ -86,11 +88,15 @@ def ask(
         spec = registry.resolve_model(session=session, settings=runtime.settings, name=model)
         answers = runtime.answering.answer_now(spec, question, text, top_k=top_k)
     if as_json:
-        rows = [{"answer": a.text, "score": a.score, "start": a.start, "end": a.end} for a in answers]
+        rows = [
+            {"answer": a.text, "score": a.score, "start": a.start, "end": a.end} for a in answers
+        ]
         console.print_json(json.dumps({"model": spec.name, "answers": rows}))
         return
     for answer in answers:
-        console.print(f"{answer.text}  [dim](score {answer.score:.3f}, chars {answer.start}-{answer.end})[/]")
+        console.print(
+            f"{answer.text}  [dim](score {answer.score:.3f}, chars {answer.start}-{answer.end})[/]"
+        )
 
 
 def _read_text(path: Path | None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast, get_args
 
 import typer
 from rich.table import Table
@@ -35,7 +35,9 @@ def add_model(
     tokenizer: Annotated[
         str | None, typer.Option(help="Hub id or directory of the tokenizer (default: the model).")
     ] = None,
-    backend: Annotated[str, typer.Option(help="Inference backend: torch, onnx, onnx-int8.")] = "torch",
+    backend: Annotated[
+        str, typer.Option(help="Inference backend: torch, onnx, onnx-int8.")
+    ] = "torch",
 ) -> None:
     """Register a model under NAME; it is loaded once to prove it works."""
     with cli_runtime() as runtime, runtime.sessions() as session:
@@ -53,6 +55,8 @@ def remove_model(name: Annotated[str, typer.Argument(help="Registry name.")]) ->
 
 
 def _backend(value: str) -> BackendName:
-    if value == "torch" or value == "onnx" or value == "onnx-int8":
-        return value
-    raise typer.BadParameter("backend must be one of torch, onnx, onnx-int8", param_hint="--backend")
+    if value in get_args(BackendName):
+        return cast(BackendName, value)
+    raise typer.BadParameter(
+        "backend must be one of torch, onnx, onnx-int8", param_hint="--backend"
+    )

@@ -32,14 +32,14 @@ NAMING_CONVENTION = {
 ENUM_LENGTH = 16
 
 
-class AnswerSource(str, enum.Enum):
+class AnswerSource(enum.StrEnum):
     """Where an answer came from."""
 
     ONLINE = "online"
     BATCH = "batch"
 
 
-class ModelBackend(str, enum.Enum):
+class ModelBackend(enum.StrEnum):
     """The runtime a registered model is executed with."""
 
     TORCH = "torch"

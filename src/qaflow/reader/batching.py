@@ -17,7 +17,7 @@ def run_batches(
 ) -> list[WindowLogits]:
     """Start/end logits for every feature, trimmed to its own length, in input order."""
     order = sorted(range(len(features)), key=lambda index: len(features[index]))
-    results: list[WindowLogits | None] = [None] * len(features)
+    results: dict[int, WindowLogits] = {}
     for first in range(0, len(order), batch_size):
         indices = order[first : first + batch_size]
         batch = [features[index] for index in indices]
@@ -26,7 +26,7 @@ def run_batches(
         for row, index in enumerate(indices):
             length = len(features[index])
             results[index] = (start[row, :length], end[row, :length])
-    return [result for result in results if result is not None]
+    return [results[index] for index in range(len(features))]
 
 
 def pad_batch(batch: Sequence[Feature], pad_id: int) -> tuple[IdArray, IdArray, IdArray | None]:

@@ -1,7 +1,7 @@
 """Span decoding in numpy: the best answer spans of one example across all of its windows.
 
-Scores follow Hugging Face's question-answering pipeline: per window, softmax over the context tokens
-(plus CLS when impossible answers are allowed) for start and end, and a span scores
+Scores follow Hugging Face's question-answering pipeline: per window, softmax over the context
+tokens (plus CLS when impossible answers are allowed) for start and end, and a span scores
 ``p_start[s] * p_end[e]``.
 """
 
@@ -57,7 +57,9 @@ def decode_answers(windows: Sequence[Window], context: str, rules: SpanRules) ->
         for span, score in top_window_spans(window, start_p, end_p, rules):
             if score > best.get(span, -1.0):
                 best[span] = score
-    answers = [Answer(context[start:end], score, start, end) for (start, end), score in best.items()]
+    answers = [
+        Answer(context[start:end], score, start, end) for (start, end), score in best.items()
+    ]
     if null_score is not None:
         answers.append(no_answer(null_score))
     if not answers:

@@ -47,7 +47,7 @@ class ReaderOptions:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """One answer span: ``context[start:end] == text``; no answer is ``text=""``, ``start=end=0``."""
+    """One answer: ``context[start:end] == text``; no answer is ``text=""``, ``start=end=0``."""
 
     text: str
     score: float

@@ -26,14 +26,18 @@ class AnsweringService:
         self._batchers: dict[ModelSpec, MicroBatcher] = {}
         self._lock = threading.Lock()
 
-    async def answer(self, spec: ModelSpec, question: str, context: str, *, top_k: int = 1) -> list[Answer]:
+    async def answer(
+        self, spec: ModelSpec, question: str, context: str, *, top_k: int = 1
+    ) -> list[Answer]:
         """Answer one question; concurrent calls for the same model share forward passes."""
         reader_ready = asyncio.to_thread(self._readers.get, spec)  # load off the event loop
         await reader_ready
         future = self._batcher(spec).submit(question, context, top_k=top_k)
         return await asyncio.wrap_future(future)
 
-    def answer_now(self, spec: ModelSpec, question: str, context: str, *, top_k: int = 1) -> list[Answer]:
+    def answer_now(
+        self, spec: ModelSpec, question: str, context: str, *, top_k: int = 1
+    ) -> list[Answer]:
         """Answer one question synchronously, without batching (CLI use)."""
         return self._readers.get(spec).answer([question], [context], top_k=top_k)[0]
 

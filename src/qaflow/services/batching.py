@@ -53,7 +53,9 @@ class MicroBatcher:
         self._max_batch_size = max_batch_size
         self._max_wait_s = max_wait_s
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=f"qaflow-batcher-{name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"qaflow-batcher-{name}", daemon=True
+        )
         self._closed = False
         self.stats = BatchingStats()
         self._thread.start()
@@ -83,7 +85,11 @@ class MicroBatcher:
         while len(batch) < self._max_batch_size:
             remaining = deadline - time.monotonic()
             try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                item = (
+                    self._queue.get(timeout=remaining)
+                    if remaining > 0
+                    else self._queue.get_nowait()
+                )
             except queue.Empty:
                 break
             if item is None:

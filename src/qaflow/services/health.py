@@ -60,4 +60,4 @@ def _probe_default_model(engine: Engine, readers: ReaderCache, settings: Setting
             spec = registry.resolve_model(session=session, settings=settings, name=None)
     except QaflowError as exc:
         return f"error: {exc}"
-    return "loaded" if readers.is_loaded(spec) else "not loaded yet (loads on first use)"
+    return "loaded" if spec in readers else "not loaded yet (loads on first use)"

@@ -31,7 +31,9 @@ def list_models(*, session: Session) -> list[ModelPublic]:
     return [to_public(entry) for entry in entries]
 
 
-def add_model(*, session: Session, readers: ReaderCache, model_in: ModelCreate) -> list[ModelPublic]:
+def add_model(
+    *, session: Session, readers: ReaderCache, model_in: ModelCreate
+) -> list[ModelPublic]:
     """Register a model after proving it loads; re-adding a name updates it in place."""
     spec = ModelSpec(
         name=model_in.name,

@@ -6,10 +6,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
+from starlette.concurrency import run_in_threadpool
 
 from qaflow.api.deps import SessionDep, StateDep, TokenDep
 from qaflow.db import AnswerSource
+from qaflow.reader import Answer, ModelSpec
 from qaflow.services import answering, registry
+from qaflow.services.runtime import Runtime
 from qaflow.services.schemas import AnswerCreate, AnswerPublic, SourceName
 
 router = APIRouter(tags=["answers"])
@@ -18,16 +21,31 @@ router = APIRouter(tags=["answers"])
 @router.post("/answer", response_model=AnswerPublic, dependencies=[TokenDep])
 async def post_answer(
     answer_in: AnswerCreate,
-    session: SessionDep,
     state: StateDep,
-    model: Annotated[str | None, Query(description="Registered model name; default if omitted.")] = None,
+    model: Annotated[
+        str | None, Query(description="Registered model name; default if omitted.")
+    ] = None,
 ) -> AnswerPublic:
     """Answer one question about one context with a registered model and store it."""
-    spec = registry.resolve_model(session=session, settings=state.settings, name=model)
+    # No DB connection is held while the question waits for its micro-batch: under a burst that
+    # would exhaust the pool long before the model is the bottleneck.
+    spec = await run_in_threadpool(_resolve_model, state, model)
     answers = await state.answering.answer(spec, answer_in.question, answer_in.context)
-    return answering.record_online_answer(
-        session=session, spec=spec, answer_in=answer_in, answer=answers[0]
-    )
+    return await run_in_threadpool(_record, state, spec, answer_in, answers[0])
+
+
+def _resolve_model(state: Runtime, model: str | None) -> ModelSpec:
+    with state.sessions() as session:
+        return registry.resolve_model(session=session, settings=state.settings, name=model)
+
+
+def _record(
+    state: Runtime, spec: ModelSpec, answer_in: AnswerCreate, answer: Answer
+) -> AnswerPublic:
+    with state.sessions() as session:
+        return answering.record_online_answer(
+            session=session, spec=spec, answer_in=answer_in, answer=answer
+        )
 
 
 @router.get("/answer", response_model=list[AnswerPublic])

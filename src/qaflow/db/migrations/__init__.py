@@ -1,0 +1,1 @@
+"""Alembic migrations, run by :func:`qaflow.db.upgrade_database`."""

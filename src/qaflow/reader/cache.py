@@ -1,0 +1,65 @@
+"""A process-wide cache of readers: each model spec is loaded once, even under concurrency."""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from qaflow.reader.engine import Reader, load_reader
+from qaflow.reader.types import ModelSpec, ReaderOptions
+
+
+class ReaderLoader(Protocol):
+    def __call__(
+        self, spec: ModelSpec, *, options: ReaderOptions | None, threads: int | None
+    ) -> Reader: ...
+
+
+class ReaderCache:
+    """Thread-safe map from spec to loaded reader; a failed load is not cached."""
+
+    def __init__(
+        self,
+        *,
+        options: ReaderOptions | None = None,
+        threads: int | None = None,
+        loader: ReaderLoader = load_reader,
+    ) -> None:
+        self._options = options
+        self._threads = threads
+        self._loader = loader
+        self._readers: dict[ModelSpec, Reader] = {}
+        self._loading: dict[ModelSpec, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, spec: ModelSpec) -> Reader:
+        """The reader of ``spec``, loading it on first use."""
+        with self._lock:
+            reader = self._readers.get(spec)
+            if reader is not None:
+                return reader
+            spec_lock = self._loading.setdefault(spec, threading.Lock())
+        # One lock per spec: loading one model does not block readers of another.
+        with spec_lock:
+            with self._lock:
+                reader = self._readers.get(spec)
+            if reader is not None:
+                return reader
+            reader = self._loader(spec, options=self._options, threads=self._threads)
+            with self._lock:
+                self._readers[spec] = reader
+                self._loading.pop(spec, None)
+            return reader
+
+    def clear(self) -> None:
+        """Forget every loaded reader (their memory goes once no one else holds them)."""
+        with self._lock:
+            self._readers.clear()
+
+    def __contains__(self, spec: object) -> bool:
+        with self._lock:
+            return spec in self._readers
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._readers)

@@ -1,0 +1,79 @@
+"""Loading the tokenizer and backend of a :class:`ModelSpec`; errors wrapped at the boundary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qaflow.errors import ConfigurationError, ModelLoadError, QaflowError
+from qaflow.reader.backends import QABackend, create_backend
+from qaflow.reader.types import ModelSpec, ReaderOptions
+
+
+def load_tokenizer(spec: ModelSpec) -> Any:
+    """The fast tokenizer named by ``spec.tokenizer``; raises :class:`ModelLoadError`."""
+    _require_existing_directory(spec, spec.tokenizer)
+    try:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer)
+    except Exception as exc:
+        raise _load_error(spec, spec.tokenizer, f"tokenizer: {_reason(exc)}") from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise _load_error(spec, spec.tokenizer, "a fast (Rust) tokenizer is required for offsets")
+    return tokenizer
+
+
+def load_backend(spec: ModelSpec, *, threads: int | None) -> QABackend:
+    """The model named by ``spec.model`` on ``spec.backend``; raises :class:`ModelLoadError`."""
+    _require_existing_directory(spec, spec.model)
+    try:
+        return create_backend(spec.backend, spec.model, threads=threads)
+    except QaflowError:
+        raise
+    except Exception as exc:
+        raise _load_error(spec, spec.model, _reason(exc)) from exc
+
+
+def check_options_fit(
+    spec: ModelSpec, options: ReaderOptions, tokenizer: Any, backend: QABackend
+) -> None:
+    """Reject options the model cannot honour, before the first question fails on them."""
+    limits = [tokenizer.model_max_length, backend.max_sequence_length]
+    longest = min(limit for limit in limits if isinstance(limit, int) and limit > 0)
+    if options.max_seq_len > longest:
+        raise ConfigurationError(
+            f"max_seq_len {options.max_seq_len} exceeds the {longest} tokens "
+            f"model '{spec.name}' accepts"
+        )
+    specials = tokenizer.num_special_tokens_to_add(pair=True)
+    room = options.max_seq_len - options.max_question_len - specials
+    if options.doc_stride >= room:
+        raise ConfigurationError(
+            f"doc_stride {options.doc_stride} must be below the {room} context tokens a window "
+            f"of model '{spec.name}' holds (max_seq_len - max_question_len - {specials} specials)"
+        )
+
+
+def _require_existing_directory(spec: ModelSpec, ref: str) -> None:
+    path = Path(ref).expanduser()
+    looks_like_path = path.is_absolute() or ref.startswith((".", "~")) or path.exists()
+    if looks_like_path and not path.is_dir():
+        raise _load_error(spec, ref, f"directory {str(path)!r} does not exist")
+
+
+def _load_error(spec: ModelSpec, ref: str, reason: str) -> ModelLoadError:
+    return ModelLoadError(f"Could not load model '{spec.name}' (ref {ref}): {reason}")
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if _hub_offline():
+        text += " (the Hugging Face hub is offline: HF_HUB_OFFLINE is set)"
+    return text
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.is_offline_mode())

@@ -1,0 +1,115 @@
+"""The CLI, run as users run it: the installed console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+QAFLOW = shutil.which("qaflow")
+
+
+@pytest.fixture
+def env(tmp_path: Path, tiny_model_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "QAFLOW_HOME": str(tmp_path / "home"),
+        "QAFLOW_DEFAULT_MODEL": "tiny",
+        "QAFLOW_DEFAULT_MODEL_REF": str(tiny_model_dir),
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    assert QAFLOW is not None, "the qaflow console script is not installed"
+    return subprocess.run(
+        [QAFLOW, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_help_explains_the_commands(env: dict[str, str]) -> None:
+    result = run(env, "--help")
+    assert result.returncode == 0
+    for command in ("serve", "ask", "models", "db", "config"):
+        assert command in result.stdout
+
+
+def test_config_masks_secrets(env: dict[str, str], tmp_path: Path) -> None:
+    env = {
+        **env,
+        "QAFLOW_API_TOKEN": "topsecret",
+        "QAFLOW_DATABASE_URL": "postgresql+psycopg://me:hunter2@db.example/qa",
+    }
+    result = run(env, "config", "--json")
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["api_token"] == "********"
+    assert values["database_url"] == "postgresql+psycopg://me:********@db.example/qa"
+    assert values["home"] == str(tmp_path / "home")
+    assert "topsecret" not in result.stdout
+    assert "hunter2" not in result.stdout
+
+
+def test_invalid_setting_is_one_readable_sentence(env: dict[str, str]) -> None:
+    result = run({**env, "QAFLOW_MAX_BATCH_SIZE": "many"}, "config")
+    assert result.returncode == 2
+    assert "Invalid QAFLOW_* setting" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_then_ask(env: dict[str, str]) -> None:
+    upgraded = run(env, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "revision" in upgraded.stdout
+    context = "Ada Lovelace wrote the first program."
+    result = run(env, "ask", "Who wrote the first program?", "--context", context, "--json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["model"] == "tiny"
+    answer = body["answers"][0]
+    assert context[answer["start"] : answer["end"]] == answer["answer"]
+
+
+def test_ask_reads_the_context_from_a_file_and_returns_top_k(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "context.txt"
+    path.write_text("Grace Hopper built the first compiler in 1952.", encoding="utf-8")
+    result = run(env, "ask", "Who built it?", "--context-file", str(path), "--top-k", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["answers"]) == 3
+
+
+def test_ask_errors_are_sentences_with_exit_codes(env: dict[str, str]) -> None:
+    neither = run(env, "ask", "Who?")
+    assert neither.returncode == 2
+    assert "--context" in neither.stderr
+    unknown = run(env, "ask", "Who?", "--context", "Ada.", "--model", "nope")
+    assert unknown.returncode == 2
+    assert "Model not found" in unknown.stderr
+    assert "Traceback" not in unknown.stderr + neither.stderr
+
+
+def test_models_add_list_rm(env: dict[str, str], tiny_model_dir: Path, tmp_path: Path) -> None:
+    added = run(env, "models", "add", "second", str(tiny_model_dir))
+    assert added.returncode == 0, added.stderr
+    listed = run(env, "models", "list")
+    assert "second" in listed.stdout
+    assert "tiny" in listed.stdout
+    broken = run(env, "models", "add", "broken", str(tmp_path / "missing"))
+    assert broken.returncode == 1
+    assert "missing" in broken.stderr
+    assert "broken" not in run(env, "models", "list").stdout
+    refused = run(env, "models", "rm", "tiny")
+    assert refused.returncode == 1
+    assert "default" in refused.stderr
+    removed = run(env, "models", "rm", "second")
+    assert removed.returncode == 0
+    assert "second" not in removed.stdout
+    gone = run(env, "models", "rm", "second")
+    assert gone.returncode == 2
+    assert "not found" in gone.stderr

@@ -1,0 +1,89 @@
+import csv
+import json
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from qaflow.cli import eval_cmd
+from qaflow.reader import ModelSpec
+
+
+def _app(**kwargs: object) -> typer.Typer:
+    app = typer.Typer()
+    eval_cmd.register(app, **kwargs)  # type: ignore[arg-type]
+
+    @app.command("noop")
+    def _noop() -> None:  # a second command keeps `eval` a named sub-command
+        """Nothing."""
+
+    return app
+
+
+def _csv(path: Path) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["question", "context", "answer"])
+        writer.writerow(["Who won?", "The Denver Broncos won Super Bowl 50.", "Denver Broncos"])
+        writer.writerow(["Capital?", "Paris is the capital of France.", "Paris"])
+        writer.writerow(["Boils?", "Water boils at 100 degrees.", "100 degrees"])
+    return path
+
+
+def test_eval_prints_scores_and_writes_report(tiny_model_dir: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        _app(),
+        [
+            "eval",
+            str(_csv(tmp_path / "d.csv")),
+            "--model",
+            str(tiny_model_dir),
+            "--report",
+            str(report),
+            "--limit",
+            "2",
+            "--max-seq-len",
+            "128",
+            "--doc-stride",
+            "32",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "EM" in result.output
+    assert "F1" in result.output
+    parsed = json.loads(report.read_text(encoding="utf-8"))
+    assert parsed["count"] == 2
+    assert len(parsed["predictions"]) == 2
+
+
+def test_model_resolution_is_pluggable(tiny_model_dir: Path, tmp_path: Path) -> None:
+    asked: list[str | None] = []
+
+    def resolve(name: str | None) -> ModelSpec:
+        asked.append(name)
+        return ModelSpec(
+            name="registered", model=str(tiny_model_dir), tokenizer=str(tiny_model_dir)
+        )
+
+    result = CliRunner().invoke(
+        _app(resolve_model=resolve), ["eval", str(_csv(tmp_path / "d.csv")), "--model", "tiny"]
+    )
+    assert result.exit_code == 0, result.output
+    assert asked == ["tiny"]
+
+
+def test_bad_data_is_a_readable_error(tiny_model_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("q,c\n1,2\n", encoding="utf-8")
+    result = CliRunner().invoke(_app(), ["eval", str(bad), "--model", str(tiny_model_dir)])
+    assert result.exit_code == 2
+    assert "lacks column" in result.output
+
+
+def test_missing_model_directory_fails_cleanly(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        _app(), ["eval", str(_csv(tmp_path / "d.csv")), "--model", str(tmp_path / "absent")]
+    )
+    assert result.exit_code == 1
+    assert "Could not load model" in result.output

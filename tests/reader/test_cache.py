@@ -1,0 +1,80 @@
+"""The reader cache: one load per spec, shared across threads."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from qaflow.errors import ModelLoadError
+from qaflow.reader import ModelSpec, Reader, ReaderCache, ReaderOptions, load_reader
+
+
+class CountingLoader:
+    """The real loader, counting its calls per spec."""
+
+    def __init__(self) -> None:
+        self.calls: list[ModelSpec] = []
+        self._lock = threading.Lock()
+
+    def __call__(
+        self, spec: ModelSpec, *, options: ReaderOptions | None, threads: int | None
+    ) -> Reader:
+        with self._lock:
+            self.calls.append(spec)
+        return load_reader(spec, options=options, threads=threads)
+
+
+def test_same_spec_same_reader_loaded_once(tiny_spec: ModelSpec) -> None:
+    loader = CountingLoader()
+    cache = ReaderCache(loader=loader)
+    first = cache.get(tiny_spec)
+    assert cache.get(ModelSpec(tiny_spec.name, tiny_spec.model, tiny_spec.tokenizer)) is first
+    assert loader.calls == [tiny_spec]
+    assert tiny_spec in cache
+
+
+def test_concurrent_first_use_loads_once(tiny_spec: ModelSpec) -> None:
+    loader = CountingLoader()
+    cache = ReaderCache(loader=loader)
+    readers: list[Reader] = []
+    threads = [
+        threading.Thread(target=lambda: readers.append(cache.get(tiny_spec))) for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loader.calls) == 1
+    assert len(readers) == 8
+    assert all(reader is readers[0] for reader in readers)
+
+
+def test_distinct_specs_get_distinct_readers(tiny_model_dir: Path) -> None:
+    cache = ReaderCache()
+    one = cache.get(ModelSpec("one", str(tiny_model_dir), str(tiny_model_dir)))
+    two = cache.get(ModelSpec("two", str(tiny_model_dir), str(tiny_model_dir)))
+    assert one is not two
+    assert len(cache) == 2
+
+
+def test_clear_forces_a_reload(tiny_spec: ModelSpec) -> None:
+    loader = CountingLoader()
+    cache = ReaderCache(options=ReaderOptions(batch_size=4), loader=loader)
+    first = cache.get(tiny_spec)
+    assert first.options.batch_size == 4
+    cache.clear()
+    assert cache.get(tiny_spec) is not first
+    assert len(loader.calls) == 2
+
+
+def test_failed_load_is_not_cached(tmp_path: Path) -> None:
+    loader = CountingLoader()
+    cache = ReaderCache(loader=loader)
+    spec = ModelSpec("ghost", str(tmp_path / "absent"), str(tmp_path / "absent"))
+    for _ in range(2):
+        with pytest.raises(ModelLoadError):
+            cache.get(spec)
+    assert len(loader.calls) == 2
+    assert spec not in cache

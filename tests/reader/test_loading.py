@@ -1,0 +1,82 @@
+"""Loading models: clear errors for what cannot load, options checked against the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qaflow.errors import ConfigurationError, ModelLoadError
+from qaflow.reader import ModelSpec, ReaderOptions, load_reader
+from tests.support.tiny_model import build_tiny_qa_model
+
+
+def test_nonexistent_directory(tmp_path: Path) -> None:
+    missing = tmp_path / "no-model-here"
+    with pytest.raises(ModelLoadError, match=r"Could not load model 'ghost' \(ref .*no-model-here"):
+        load_reader(ModelSpec("ghost", str(missing), str(missing)))
+
+
+def test_directory_without_a_model(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="'empty'"):
+        load_reader(ModelSpec("empty", str(tmp_path), str(tmp_path)))
+
+
+def test_unknown_hub_id_while_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub reads the variable once at import; the running process needs the flag too.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    hub_id = "qaflow-tests/no-such-model"
+    with pytest.raises(ModelLoadError, match=f"'missing' \\(ref {hub_id}\\).*offline"):
+        load_reader(ModelSpec("missing", hub_id, hub_id))
+
+
+def test_tokenizer_directory_missing(tiny_model_dir: Path, tmp_path: Path) -> None:
+    spec = ModelSpec("half", str(tiny_model_dir), str(tmp_path / "nothing"))
+    with pytest.raises(ModelLoadError, match="nothing"):
+        load_reader(spec)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_planned_backends_are_not_available_yet(tiny_model_dir: Path, backend: str) -> None:
+    spec = ModelSpec("tiny", str(tiny_model_dir), str(tiny_model_dir), backend=backend)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="not available yet"):
+        load_reader(spec)
+
+
+def test_unknown_backend(tiny_model_dir: Path) -> None:
+    spec = ModelSpec("tiny", str(tiny_model_dir), str(tiny_model_dir), backend="tpu")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="Unknown backend 'tpu'"):
+        load_reader(spec)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"batch_size": 0},
+        {"max_answer_len": 0},
+        {"doc_stride": -1},
+        {"max_seq_len": 128, "doc_stride": 100, "max_question_len": 64},
+    ],
+)
+def test_inconsistent_options(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        ReaderOptions(**kwargs)
+
+
+def test_window_longer_than_the_model_accepts(tmp_path: Path) -> None:
+    directory = build_tiny_qa_model(tmp_path / "short", max_position=128)
+    spec = ModelSpec("short", str(directory), str(directory))
+    with pytest.raises(ConfigurationError, match="max_seq_len 384 exceeds the 128 tokens"):
+        load_reader(spec)
+    assert load_reader(spec, options=ReaderOptions(max_seq_len=128, doc_stride=32)).options
+
+
+def test_stride_leaving_no_room_for_special_tokens(tiny_model_dir: Path) -> None:
+    spec = ModelSpec("tiny", str(tiny_model_dir), str(tiny_model_dir))
+    options = ReaderOptions(max_seq_len=100, doc_stride=35, max_question_len=63)
+    with pytest.raises(ConfigurationError, match="doc_stride 35"):
+        load_reader(spec, options=options)

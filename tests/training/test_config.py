@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+
+from qaflow.errors import ConfigurationError, NotFoundError
+from qaflow.training import load_training_config, load_with_overrides
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", ["minilm-l6-squad.toml", "minilm-l6-squad-cpu.toml"])
+def test_shipped_configs_are_valid(name: str) -> None:
+    config = load_training_config(REPO / "training" / name)
+    assert config.model.base == "bundled-minilm"
+    assert "squad_v1.1_train.jsonl.gz" in config.data.train_files
+
+
+def test_overrides_replace_values(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[optimization]\nepochs = 2\n[run]\noutput_dir = "a"\n', encoding="utf-8")
+    config = load_with_overrides(path, output_dir=tmp_path / "b", max_steps=7)
+    assert config.optimization.epochs == 2
+    assert config.optimization.max_steps == 7
+    assert config.run.output_dir == tmp_path / "b"
+
+
+def test_fingerprint_ignores_where_output_goes(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("", encoding="utf-8")
+    a = load_with_overrides(path, output_dir=tmp_path / "x")
+    b = load_with_overrides(path, output_dir=tmp_path / "y")
+    c = load_with_overrides(path, max_steps=3)
+    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[optimization]\nlearnin_rate = 1e-4\n", "learnin_rate"),
+        ("[optimization]\nbatch_size = 0\n", "batch_size"),
+        ("[preprocessing]\nmax_seq_len = 64\ndoc_stride = 48\n", "room for context"),
+        ("not toml [", "TOML"),
+    ],
+)
+def test_bad_configs_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=message):
+        load_training_config(path)
+
+
+def test_missing_config(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        load_training_config(tmp_path / "absent.toml")

@@ -1,0 +1,48 @@
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from qaflow.cli import train_cmd
+from qaflow.training import TrainingConfig
+from qaflow.training.__main__ import main
+from qaflow.training.card import _as_toml
+
+
+def _write(config: TrainingConfig, path: Path) -> Path:
+    path.write_text(_as_toml(config.model_dump(mode="json")), encoding="utf-8")
+    return path
+
+
+def test_qaflow_train_stops_then_resumes(
+    make_config: Callable[..., TrainingConfig], tmp_path: Path
+) -> None:
+    app = typer.Typer()
+    train_cmd.register(app)
+
+    @app.command("noop")
+    def _noop() -> None:
+        """Keeps `train` a named sub-command."""
+
+    path = _write(make_config(optimization__max_steps=4), tmp_path / "c.toml")
+    out = tmp_path / "cli-run"
+    args = ["train", str(path), "--output-dir", str(out), "--threads", "1"]
+    first = CliRunner().invoke(app, [*args, "--stop-after-steps", "2"])
+    assert first.exit_code == 0, first.output
+    assert "Stopped at step 2/4" in first.output
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 1
+    assert "--resume" in again.output
+    resumed = CliRunner().invoke(app, [*args, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert (out / "model" / "README.md").is_file()
+
+
+def test_python_dash_m_entry_point(
+    make_config: Callable[..., TrainingConfig], tmp_path: Path
+) -> None:
+    path = _write(make_config(optimization__max_steps=2), tmp_path / "c.toml")
+    assert main([str(path), "--threads", "1", "--output-dir", str(tmp_path / "m")]) == 0
+    assert (tmp_path / "m" / "model" / "metrics.json").is_file()
+    assert main([str(tmp_path / "absent.toml")]) == 2
