@@ -52,7 +52,8 @@ class Settings(BaseSettings):
         description="GCS credentials: a service-account JSON path, 'anon', 'google_default'.",
     )
     default_model: str = Field(
-        default=DEFAULT_MODEL_NAME, description="Registry name of the model used when none is given."
+        default=DEFAULT_MODEL_NAME,
+        description="Registry name of the model used when none is given.",
     )
     default_model_ref: str = Field(
         default=DEFAULT_MODEL_REF,
@@ -104,6 +105,11 @@ class Settings(BaseSettings):
     )
     worker_poll_s: float = Field(
         default=2.0, gt=0, description="How often an idle pipeline worker looks for new work."
+    )
+    embedded_worker: bool = Field(
+        default=False,
+        description="Run a pipeline worker thread inside the API process "
+        "(`qaflow serve` turns it on unless --no-worker).",
     )
 
     @field_validator("home", mode="after")

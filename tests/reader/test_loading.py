@@ -40,13 +40,6 @@ def test_tokenizer_directory_missing(tiny_model_dir: Path, tmp_path: Path) -> No
         load_reader(spec)
 
 
-@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
-def test_planned_backends_are_not_available_yet(tiny_model_dir: Path, backend: str) -> None:
-    spec = ModelSpec("tiny", str(tiny_model_dir), str(tiny_model_dir), backend=backend)  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="not available yet"):
-        load_reader(spec)
-
-
 def test_unknown_backend(tiny_model_dir: Path) -> None:
     spec = ModelSpec("tiny", str(tiny_model_dir), str(tiny_model_dir), backend="tpu")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="Unknown backend 'tpu'"):

@@ -86,4 +86,16 @@ def test_export_now_writes_the_model_of_the_last_checkpoint(make_config: MakeCon
     train(config, TrainOptions(threads=1, stop_after_steps=3))
     outcome = train(config, TrainOptions(threads=1, export_only=True))
     assert outcome.model_dir is not None
-    assert json.loads((outcome.model_dir / "metrics.json").read_text("utf-8"))["global_step"] == 3
+    metrics = json.loads((outcome.model_dir / "metrics.json").read_text("utf-8"))
+    assert (metrics["global_step"], metrics["total_steps"]) == (3, 12)
+    assert "exported early" in (outcome.model_dir / "README.md").read_text("utf-8")
+
+
+def test_time_budget_ends_the_run_with_the_rate_annealed(make_config: MakeConfig) -> None:
+    config = make_config(optimization__max_steps=1000, optimization__time_budget_minutes=1e-6)
+    outcome = train(config, TrainOptions(threads=1))
+    assert outcome.model_dir is not None
+    assert outcome.global_step == 1
+    metrics = json.loads((outcome.model_dir / "metrics.json").read_text("utf-8"))
+    assert metrics["losses"][-1]["lr"] == 0.0
+    assert "time budget" in (outcome.model_dir / "README.md").read_text("utf-8")

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from qaflow import __version__
 from qaflow.api.errors import install_error_handlers
-from qaflow.api.routes import answers, health, models, uploads
+from qaflow.api.routes import answers, health, models, pipeline, uploads
 from qaflow.config import Settings, load_settings
-from qaflow.services.runtime import open_runtime
+from qaflow.services.pipeline_service import ensure_question_answer
+from qaflow.services.pipeline_worker import EmbeddedWorker
+from qaflow.services.runtime import Runtime, open_runtime
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,7 +25,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_runtime(resolved) as runtime:
             app.state.qaflow = runtime
-            yield
+            async with _pipeline(runtime):
+                yield
 
     app = FastAPI(
         title="qaflow",
@@ -35,4 +39,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(answers.router)
     app.include_router(uploads.router)
+    app.include_router(pipeline.router)
     return app
+
+
+@asynccontextmanager
+async def _pipeline(runtime: Runtime) -> AsyncIterator[None]:
+    """The batch pipeline's part of the app: its spec exists from the start, and with
+    ``settings.embedded_worker`` (`qaflow serve`) a worker thread runs until shutdown."""
+    with runtime.sessions() as session:
+        ensure_question_answer(session=session, settings=runtime.settings)
+    if not runtime.settings.embedded_worker:
+        yield
+        return
+    worker = EmbeddedWorker(
+        settings=runtime.settings, session_factory=runtime.sessions, store=runtime.store
+    )
+    worker.start()
+    try:
+        yield
+    finally:
+        # Joining waits for the datums in flight: off the event loop.
+        await anyio.to_thread.run_sync(worker.stop)

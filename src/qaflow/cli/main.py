@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from qaflow import __version__
-from qaflow.cli import models_cmd
+from qaflow.cli import eval_cmd, models_cmd, pipeline_cmd, train_cmd, ui_cmd, upload_cmd
 from qaflow.cli._common import (
     EXIT_BAD_INPUT,
     cli_runtime,
@@ -19,6 +19,8 @@ from qaflow.cli._common import (
     readable_errors,
     settings_from_env,
 )
+from qaflow.errors import InvalidInputError
+from qaflow.reader import ModelSpec
 from qaflow.services import registry
 
 app = typer.Typer(
@@ -30,8 +32,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Manage the SQL database.", no_args_is_help=True)
-app.add_typer(models_cmd.app, name="models")
-app.add_typer(db_app, name="db")
+
+
+def _resolve_eval_model(name: str | None) -> ModelSpec:
+    """A local model directory, else a registered name (none: the default), else a hub id."""
+    if name is not None and Path(name).expanduser().is_dir():
+        return eval_cmd.resolve_local_model(name)
+    with cli_runtime() as runtime, runtime.sessions() as session:
+        try:
+            return registry.resolve_model(session=session, settings=runtime.settings, name=name)
+        except InvalidInputError:
+            if name is None:
+                raise
+    return eval_cmd.resolve_local_model(name)
 
 
 def _version(value: bool) -> None:
@@ -54,13 +67,16 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run the batch pipeline in the server.")
+    ] = True,
 ) -> None:
-    """Run the REST API (OpenAPI docs at /docs)."""
+    """Run the REST API (OpenAPI docs at /docs), and the batch pipeline unless --no-worker."""
     import uvicorn
 
     from qaflow.api import create_app
 
-    settings = settings_from_env()
+    settings = settings_from_env().model_copy(update={"embedded_worker": worker})
     console.print(f"qaflow {__version__} serving on http://{host}:{port} (docs: /docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
@@ -135,6 +151,16 @@ def show_config(
     for name, value in values.items():
         table.add_row(name, f"QAFLOW_{name.upper()}", "" if value is None else str(value))
     console.print(table)
+
+
+# Registered last so that `qaflow --help` lists the everyday commands first.
+upload_cmd.register(app)
+pipeline_cmd.register(app)
+ui_cmd.register(app)
+app.add_typer(models_cmd.app, name="models")
+app.add_typer(db_app, name="db")
+eval_cmd.register(app, resolve_model=_resolve_eval_model)
+train_cmd.register(app)
 
 
 def main() -> None:

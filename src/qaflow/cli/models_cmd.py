@@ -15,9 +15,11 @@ app = typer.Typer(help="Manage the model registry.", no_args_is_help=True)
 
 
 def _print(models: list[ModelPublic]) -> None:
-    table = Table("name", "model", "tokenizer", "backend")
+    table = Table("name", "model", "tokenizer", "backend", "default")
     for entry in models:
-        table.add_row(entry.name, entry.model, entry.tokenizer, entry.backend)
+        table.add_row(
+            entry.name, entry.model, entry.tokenizer, entry.backend, "yes" if entry.default else ""
+        )
     console.print(table)
 
 
@@ -25,7 +27,7 @@ def _print(models: list[ModelPublic]) -> None:
 def list_models() -> None:
     """List registered models."""
     with cli_runtime() as runtime, runtime.sessions() as session:
-        _print(registry.list_models(session=session))
+        _print(registry.list_models(session=session, settings=runtime.settings))
 
 
 @app.command("add")
@@ -44,7 +46,14 @@ def add_model(
         model_in = ModelCreate(
             name=name, model=model, tokenizer=tokenizer or model, backend=_backend(backend)
         )
-        _print(registry.add_model(session=session, readers=runtime.readers, model_in=model_in))
+        _print(
+            registry.add_model(
+                session=session,
+                settings=runtime.settings,
+                readers=runtime.readers,
+                model_in=model_in,
+            )
+        )
 
 
 @app.command("rm")

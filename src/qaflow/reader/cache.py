@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import threading
+from pathlib import Path
 from typing import Protocol
 
 from qaflow.reader.engine import Reader, load_reader
@@ -23,11 +25,14 @@ class ReaderCache:
         *,
         options: ReaderOptions | None = None,
         threads: int | None = None,
-        loader: ReaderLoader = load_reader,
+        onnx_cache_dir: Path | None = None,
+        loader: ReaderLoader | None = None,
     ) -> None:
         self._options = options
         self._threads = threads
-        self._loader = loader
+        self._loader: ReaderLoader = loader or functools.partial(
+            load_reader, onnx_cache_dir=onnx_cache_dir
+        )
         self._readers: dict[ModelSpec, Reader] = {}
         self._loading: dict[ModelSpec, threading.Lock] = {}
         self._lock = threading.Lock()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from qaflow.errors import InvalidInputError
@@ -68,13 +69,20 @@ class Reader:
 
 
 def load_reader(
-    spec: ModelSpec, *, options: ReaderOptions | None = None, threads: int | None = None
+    spec: ModelSpec,
+    *,
+    options: ReaderOptions | None = None,
+    threads: int | None = None,
+    onnx_cache_dir: Path | None = None,
 ) -> Reader:
-    """Load the tokenizer and model of ``spec``; raises ModelLoadError or ConfigurationError."""
+    """Load the tokenizer and model of ``spec``; raises ModelLoadError or ConfigurationError.
+
+    ONNX backends keep their exports in ``onnx_cache_dir`` (default ``<QAFLOW_HOME>/cache/onnx``).
+    """
     options = options or ReaderOptions()
     check_backend(spec.backend)
     tokenizer = load_tokenizer(spec)
-    backend = load_backend(spec, threads=threads)
+    backend = load_backend(spec, threads=threads, onnx_cache_dir=onnx_cache_dir)
     check_options_fit(spec, options, tokenizer, backend)
     return Reader(spec, options, tokenizer, backend)
 

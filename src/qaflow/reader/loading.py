@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from qaflow.errors import ConfigurationError, ModelLoadError, QaflowError
-from qaflow.reader.backends import QABackend, create_backend
+from qaflow.reader.backends import QABackend, check_backend, create_backend
+from qaflow.reader.onnx_cache import OnnxModel, ensure_onnx_model
 from qaflow.reader.types import ModelSpec, ReaderOptions
 
 
@@ -24,15 +25,31 @@ def load_tokenizer(spec: ModelSpec) -> Any:
     return tokenizer
 
 
-def load_backend(spec: ModelSpec, *, threads: int | None) -> QABackend:
+def load_backend(
+    spec: ModelSpec, *, threads: int | None, onnx_cache_dir: Path | None = None
+) -> QABackend:
     """The model named by ``spec.model`` on ``spec.backend``; raises :class:`ModelLoadError`."""
     _require_existing_directory(spec, spec.model)
     try:
-        return create_backend(spec.backend, spec.model, threads=threads)
+        return create_backend(
+            spec.backend, spec.model, threads=threads, onnx_cache_dir=onnx_cache_dir
+        )
     except QaflowError:
         raise
     except Exception as exc:
         raise _load_error(spec, spec.model, _reason(exc)) from exc
+
+
+def build_onnx_model(spec: ModelSpec, *, int8: bool, cache_dir: Path) -> OnnxModel:
+    """Export ``spec.model`` to ONNX into ``cache_dir`` now (the ONNX backends reuse it)."""
+    check_backend("onnx-int8" if int8 else "onnx")
+    _require_existing_directory(spec, spec.model)
+    try:
+        return ensure_onnx_model(spec.model, "int8" if int8 else "fp32", cache_dir)
+    except QaflowError:
+        raise
+    except Exception as exc:
+        raise _load_error(spec, spec.model, f"ONNX export: {_reason(exc)}") from exc
 
 
 def check_options_fit(

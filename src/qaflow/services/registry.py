@@ -26,13 +26,13 @@ def ensure_default_model(*, session: Session, settings: Settings) -> None:
         session.commit()
 
 
-def list_models(*, session: Session) -> list[ModelPublic]:
+def list_models(*, session: Session, settings: Settings) -> list[ModelPublic]:
     entries = session.scalars(select(ModelEntry).order_by(ModelEntry.id)).all()
-    return [to_public(entry) for entry in entries]
+    return [to_public(entry, default=entry.name == settings.default_model) for entry in entries]
 
 
 def add_model(
-    *, session: Session, readers: ReaderCache, model_in: ModelCreate
+    *, session: Session, settings: Settings, readers: ReaderCache, model_in: ModelCreate
 ) -> list[ModelPublic]:
     """Register a model after proving it loads; re-adding a name updates it in place."""
     spec = ModelSpec(
@@ -57,7 +57,7 @@ def add_model(
         entry.model = spec.model
         entry.backend = ModelBackend(spec.backend)
     session.commit()
-    return list_models(session=session)
+    return list_models(session=session, settings=settings)
 
 
 def delete_model(*, session: Session, settings: Settings, name: str) -> list[ModelPublic]:
@@ -68,7 +68,7 @@ def delete_model(*, session: Session, settings: Settings, name: str) -> list[Mod
         raise NotFoundError(f"Model '{name}' not found.")
     session.delete(entry)
     session.commit()
-    return list_models(session=session)
+    return list_models(session=session, settings=settings)
 
 
 def resolve_model(*, session: Session, settings: Settings, name: str | None) -> ModelSpec:
@@ -88,12 +88,13 @@ def to_spec(entry: ModelEntry) -> ModelSpec:
     )
 
 
-def to_public(entry: ModelEntry) -> ModelPublic:
+def to_public(entry: ModelEntry, *, default: bool = False) -> ModelPublic:
     return ModelPublic(
         name=entry.name,
         tokenizer=entry.tokenizer,
         model=entry.model,
         backend=entry.backend.value,
+        default=default,
     )
 
 

@@ -37,6 +37,7 @@ class ModelPublic(BaseModel):
     tokenizer: str
     model: str
     backend: BackendName = "torch"
+    default: bool = Field(default=False, description="Whether requests naming no model use it.")
 
 
 class AnswerCreate(BaseModel):

@@ -33,6 +33,11 @@ REJECTED_PREFIX = "rejected/"
 ERROR_SUFFIX = ".error.txt"
 DEFAULT_FILENAME = "upload.csv"
 MAX_FILENAME_CHARS = 255
+_COMMIT_ORIGINS = {
+    UploadOrigin.API: CommitOrigin.UPLOAD,
+    UploadOrigin.CLI: CommitOrigin.UPLOAD,
+    UploadOrigin.BUCKET_SCAN: CommitOrigin.BUCKET_SCAN,
+}
 
 
 def create_upload(
@@ -49,7 +54,8 @@ def create_upload(
     Raises InvalidInputError (csvio's message) for a bad file; nothing is stored then.
     ``source_key`` is the incoming object a bucket scan read it from.
     """
-    with _staged(source) as (staged, summary):
+    with _temp_dir() as directory:
+        staged, summary = _stage(source, directory)
         return _commit_staged(session, store, staged, summary, filename, origin, source_key)
 
 
@@ -111,12 +117,17 @@ def scan_incoming(*, session_factory: sessionmaker[Session], store: ObjectStore)
 
 
 @contextmanager
-def _staged(source: BinaryIO) -> Iterator[tuple[Path, CsvSummary]]:
+def _temp_dir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="qaflow-upload-") as directory:
-        staged = Path(directory) / "upload.csv"
-        with staged.open("wb") as sink:
-            summary = validate_csv_stream(source, sink)
-        yield staged, summary
+        yield Path(directory)
+
+
+def _stage(source: BinaryIO, directory: Path) -> tuple[Path, CsvSummary]:
+    """Validate ``source`` while copying it to a local file (InvalidInputError if bad)."""
+    staged = directory / "upload.csv"
+    with staged.open("wb") as sink:
+        summary = validate_csv_stream(source, sink)
+    return staged, summary
 
 
 def _commit_staged(
@@ -166,7 +177,7 @@ def _record_upload(
         session=session,
         repo=repo,
         puts={path: summary.sha256},
-        origin=CommitOrigin.BUCKET_SCAN if origin == UploadOrigin.BUCKET_SCAN else CommitOrigin.UPLOAD,
+        origin=_COMMIT_ORIGINS[origin],
         message=f"{origin.value} upload of {name}",
     )
     record = Upload(
@@ -209,6 +220,9 @@ def _scan_one(
         # Left in place: the next scan tries again.
         report.failed.append((key, exc.message))
         return
+    except OSError as exc:  # staging the copy locally failed (e.g. the temp disk is full)
+        report.failed.append((key, f"cannot stage a local copy: {exc}"))
+        return
     (report.committed if created else report.already_committed).append(upload)
     try:
         store.delete(key)
@@ -222,16 +236,13 @@ def _ingest_incoming(
     session_factory: sessionmaker[Session], store: ObjectStore, key: str
 ) -> tuple[UploadPublic, bool]:
     """The upload of an incoming file and whether this call created it."""
-    with session_factory() as session, store.open_read(key) as source:
+    with session_factory() as session, store.open_read(key) as source, _temp_dir() as directory:
         try:
-            staging = _staged(source)
-            path, summary = staging.__enter__()
+            path, summary = _stage(source, directory)
         except InvalidInputError as exc:
             raise _RejectedFileError(exc.message) from exc
-        try:
+        with database_errors(session.get_bind().engine, f"committing {key}"):
             return _commit_once(session, store, key, path, summary)
-        finally:
-            staging.__exit__(None, None, None)
 
 
 def _commit_once(
@@ -265,8 +276,9 @@ def _scanned_upload(session: Session, key: str, sha256: str) -> UploadPublic | N
 
 
 def _reject(store: ObjectStore, key: str, reason: str, report: ScanReport) -> None:
-    target = _free_rejected_key(store, REJECTED_PREFIX + key.removeprefix(INCOMING_PREFIX))
+    target = REJECTED_PREFIX + key.removeprefix(INCOMING_PREFIX)
     try:
+        target = _free_rejected_key(store, target)
         with store.open_read(key) as source:
             store.put_file(target, source)
         store.put_bytes(target + ERROR_SUFFIX, f"{key}: {reason}\n".encode())

@@ -54,6 +54,7 @@ class CardFacts:
     hardware: str
     train_seconds: float
     global_step: int
+    stop_note: str
     examples_seen: int
     versions: Mapping[str, str]
     evaluations: list[dict[str, Any]] = field(default_factory=list)
@@ -76,7 +77,7 @@ def render_model_card(facts: CardFacts) -> str:
         "## Results\n",
         _metrics_section(facts),
         "## Hardware and time\n",
-        f"- {facts.hardware}\n- {facts.global_step} optimizer steps, "
+        f"- {facts.hardware}\n- {facts.global_step} optimizer steps{facts.stop_note}, "
         f"{facts.examples_seen:,} training windows, {facts.train_seconds / 60:.1f} min of "
         f"training ({facts.examples_seen / max(facts.train_seconds, 1e-9):.1f} windows/s)\n"
         + "".join(f"- {name} {version}\n" for name, version in sorted(facts.versions.items())),

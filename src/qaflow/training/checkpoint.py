@@ -30,6 +30,7 @@ class TrainingState:
     batch_in_epoch: int = 0
     examples_seen: int = 0
     train_seconds: float = 0.0
+    finished: bool = False
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     losses: list[dict[str, float]] = field(default_factory=list)
 

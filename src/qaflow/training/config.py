@@ -73,6 +73,12 @@ class OptimizationSection(_Section):
     max_steps: int | None = Field(
         default=None, ge=1, description="Schedule length in steps; overrides epochs."
     )
+    time_budget_minutes: float | None = Field(
+        default=None,
+        gt=0,
+        description="Stop after this much training time, the learning rate annealed to 0 by "
+        "then (progress = max(steps, time)). Runs with a budget do not resume bit for bit.",
+    )
     batch_size: int = Field(default=32, ge=1)
     max_grad_norm: float = Field(default=1.0, gt=0)
     seed: int = 42

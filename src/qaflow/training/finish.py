@@ -30,6 +30,7 @@ def finish_run(
     data: PreparedData,
     parts: Trainables,
     state: TrainingState,
+    total_steps: int,
 ) -> tuple[Path, dict[str, Any]]:
     """Score the dev split and write ``<output_dir>/model`` with its card and metrics."""
     output_dir = config.run.output_dir
@@ -62,6 +63,7 @@ def finish_run(
         "model": config.model.name,
         "dev": dev,
         "global_step": state.global_step,
+        "total_steps": total_steps,
         "examples_seen": state.examples_seen,
         "train_seconds": state.train_seconds,
         "hardware": runtime.describe(),
@@ -79,6 +81,7 @@ def finish_run(
         hardware=runtime.describe(),
         train_seconds=state.train_seconds,
         global_step=state.global_step,
+        stop_note=_stop_note(config, state, total_steps),
         examples_seen=state.examples_seen,
         versions=versions,
         evaluations=state.evaluations,
@@ -86,3 +89,12 @@ def finish_run(
     model_dir = export_model(parts.model, parts.tokenizer, output_dir, facts, metrics)
     logger.info("wrote %s", model_dir)
     return model_dir, dev
+
+
+def _stop_note(config: TrainingConfig, state: TrainingState, total_steps: int) -> str:
+    if not state.finished:
+        return f" (exported early: the schedule had {total_steps})"
+    if state.global_step < total_steps:
+        budget = config.optimization.time_budget_minutes
+        return f" (the {budget:g}-minute time budget ended the schedule of {total_steps})"
+    return ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -24,12 +25,37 @@ def build_optimizer(model: Any, settings: OptimizationSection) -> torch.optim.Ad
     return torch.optim.AdamW(groups, lr=settings.learning_rate)
 
 
+@dataclass
+class TimeBudget:
+    """Training seconds allowed (None: no limit) and used so far."""
+
+    seconds: float | None
+    used: float = 0.0
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.seconds is None else self.used / self.seconds
+
+    @property
+    def exhausted(self) -> bool:
+        return self.seconds is not None and self.used >= self.seconds
+
+
 def linear_schedule(
-    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
+    optimizer: torch.optim.Optimizer,
+    warmup_steps: int,
+    total_steps: int,
+    budget: TimeBudget | None = None,
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up from 0 to the peak rate, then linear decay to 0 at ``total_steps``."""
+    """Linear warm-up from 0 to the peak rate, then linear decay to 0 at ``total_steps``.
+
+    With a time budget, progress is the larger of steps done and time used, so the rate reaches
+    0 when the budget runs out even if a shared machine made the steps slower than planned.
+    """
 
     def factor(step: int) -> float:
+        if budget is not None:
+            step = max(step, int(budget.fraction * total_steps))
         if step < warmup_steps:
             return (step + 1) / warmup_steps
         remaining = total_steps - step

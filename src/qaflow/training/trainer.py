@@ -26,7 +26,7 @@ from qaflow.training.config import TrainingConfig
 from qaflow.training.data import seeded_subset
 from qaflow.training.dev_eval import evaluate_live_model
 from qaflow.training.finish import finish_run
-from qaflow.training.optim import build_optimizer, linear_schedule
+from qaflow.training.optim import TimeBudget, build_optimizer, linear_schedule
 from qaflow.training.prepare import PreparedData, prepare_data
 from qaflow.training.runtime import Runtime, pick_runtime, resolve_base_model
 
@@ -74,18 +74,21 @@ def train(config: TrainingConfig, options: TrainOptions | None = None) -> Traini
     opt = config.optimization
     total_steps = opt.max_steps or opt.epochs * steps_per_epoch(len(data.features), opt.batch_size)
     optimizer = build_optimizer(model, opt)
-    scheduler = linear_schedule(optimizer, round(total_steps * opt.warmup_ratio), total_steps)
+    budget = TimeBudget(opt.time_budget_minutes * 60 if opt.time_budget_minutes else None)
+    warmup_steps = round(total_steps * opt.warmup_ratio)
+    scheduler = linear_schedule(optimizer, warmup_steps, total_steps, budget)
     parts = Trainables(model, tokenizer, optimizer, scheduler)
     state = TrainingState(config_fingerprint=config.fingerprint())
     checkpoints = list_checkpoints(output_dir)
     if (options.resume or options.export_only) and checkpoints:
         state = restore_checkpoint(checkpoints[-1], parts, config.fingerprint())
         logger.info("resumed from %s (step %d)", checkpoints[-1], state.global_step)
+    budget.used = state.train_seconds
     if not options.export_only:
-        _Loop(config, options, runtime, data, parts, state, total_steps).run()
-    if state.global_step < total_steps and not options.export_only:
+        _Loop(config, options, runtime, data, parts, state, total_steps, budget).run()
+    if not state.finished and not options.export_only:
         return TrainingOutcome(output_dir, state.global_step, total_steps, None, None)
-    model_dir, dev_metrics = finish_run(config, runtime, base, data, parts, state)
+    model_dir, dev_metrics = finish_run(config, runtime, base, data, parts, state, total_steps)
     return TrainingOutcome(output_dir, state.global_step, total_steps, model_dir, dev_metrics)
 
 
@@ -130,9 +133,11 @@ class _Loop:
         parts: Trainables,
         state: TrainingState,
         total_steps: int,
+        budget: TimeBudget,
     ) -> None:
         self.config, self.options, self.runtime = config, options, runtime
         self.data, self.parts, self.state, self.total_steps = data, parts, state, total_steps
+        self.budget = budget
         self.lengths = data.features.lengths
         self.pad_id = parts.tokenizer.pad_token_id or 0
         self.eval_records = seeded_subset(
@@ -156,7 +161,7 @@ class _Loop:
             dynamic_ncols=True,
         )
         with logging_redirect_tqdm(), bar:
-            while self.state.global_step < self.total_steps:
+            while not self.state.finished:
                 if self._run_epoch(bar):
                     return
 
@@ -166,7 +171,7 @@ class _Loop:
         batches = epoch_batches(
             self.lengths, opt.batch_size, opt.length_group_batches, opt.seed, state.epoch
         )
-        while state.batch_in_epoch < len(batches) and state.global_step < self.total_steps:
+        while state.batch_in_epoch < len(batches) and not state.finished:
             indices = batches[state.batch_in_epoch]
             self._step(indices)
             state.batch_in_epoch += 1
@@ -195,6 +200,7 @@ class _Loop:
             parts.model.parameters(), self.config.optimization.max_grad_norm
         )
         parts.optimizer.step()
+        self._tick()  # before the schedule steps: a time budget counts as progress
         parts.scheduler.step()
         parts.optimizer.zero_grad(set_to_none=True)
         self.window.add(loss.detach(), len(indices))
@@ -202,20 +208,21 @@ class _Loop:
     def _after_step(self, bar: Any) -> bool:
         """Log, evaluate, checkpoint; True when the run should stop here."""
         run, state = self.config.run, self.state
-        self._tick()
         step = state.global_step
-        if step % run.log_every_steps == 0 or step == self.total_steps:
+        state.finished = step >= self.total_steps or self.budget.exhausted
+        if step % run.log_every_steps == 0 or state.finished:
             self._log(bar)
-        if run.eval_every_steps and step % run.eval_every_steps == 0 and step < self.total_steps:
+        if run.eval_every_steps and step % run.eval_every_steps == 0 and not state.finished:
             self._evaluate()
         stop = self.options.stop_after_steps is not None and step >= self.options.stop_after_steps
-        if stop or step == self.total_steps or self._checkpoint_due():
+        if stop or state.finished or self._checkpoint_due():
             self._checkpoint()
         return stop
 
     def _tick(self) -> None:
         now = time.monotonic()
         self.state.train_seconds += now - self.last_tick
+        self.budget.used = self.state.train_seconds
         self.last_tick = now
 
     def _log(self, bar: Any) -> None:
@@ -228,6 +235,8 @@ class _Loop:
             remaining = (self.total_steps - self.state.global_step) / max(
                 self.state.global_step / max(self.state.train_seconds, 1e-9), 1e-9
             )
+            if self.budget.seconds is not None:
+                remaining = min(remaining, self.budget.seconds - self.budget.used)
             logger.info(
                 "step %d/%d epoch %d loss %.4f lr %.2e %.1f ex/s elapsed %.1f min eta %.1f min",
                 self.state.global_step,

@@ -122,7 +122,7 @@ def _blob_sizes(session: Session, shas: Iterable[str]) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for chunk in _chunks(wanted):
         rows = session.execute(select(Blob.sha256, Blob.size).where(Blob.sha256.in_(chunk)))
-        sizes.update({sha: size for sha, size in rows.tuples()})
+        sizes.update({sha: size for sha, size in rows})
     unknown = [sha for sha in wanted if sha not in sizes]
     if unknown:
         raise InvalidInputError(f"cannot commit blob {unknown[0]}: it was never stored")

@@ -72,7 +72,7 @@ def _tree_at(session: Session, repo_id: int, seq: int, paths: Sequence[str]) -> 
             .where(Commit.repo_id == repo_id, Commit.seq <= seq, CommitFile.path.in_(chunk))
             .order_by(Commit.seq)
         )
-        for path, op, sha in session.execute(query).tuples():
+        for path, op, sha in session.execute(query):
             if op == FileOp.PUT and sha is not None:
                 tree[path] = sha
             else:

@@ -12,15 +12,17 @@ router = APIRouter(tags=["models"])
 
 
 @router.get("/models", response_model=list[ModelPublic])
-def list_models(session: SessionDep) -> list[ModelPublic]:
+def list_models(session: SessionDep, state: StateDep) -> list[ModelPublic]:
     """Every registered model."""
-    return registry.list_models(session=session)
+    return registry.list_models(session=session, settings=state.settings)
 
 
 @router.put("/models", response_model=list[ModelPublic], dependencies=[TokenDep])
 def put_model(model_in: ModelCreate, session: SessionDep, state: StateDep) -> list[ModelPublic]:
     """Add a model (it must load), or update the entry of that name; returns the updated list."""
-    return registry.add_model(session=session, readers=state.readers, model_in=model_in)
+    return registry.add_model(
+        session=session, settings=state.settings, readers=state.readers, model_in=model_in
+    )
 
 
 @router.delete("/models", response_model=list[ModelPublic], dependencies=[TokenDep])

@@ -1,18 +1,61 @@
-"""Upload routes (the batch pipeline's entry point)."""
+"""Upload routes: POST /upload (a CSV of question/context pairs) and GET /uploads."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated, Any
 
-from qaflow.api.deps import TokenDep
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
+
+from qaflow.api.deps import SessionDep, StateDep, TokenDep
+from qaflow.db import UploadOrigin
+from qaflow.services import uploads
+from qaflow.services.upload_schemas import UploadPublic
 
 router = APIRouter(tags=["uploads"])
 
+NO_FILE_PART = "No file part: send the CSV as multipart field 'file'."
+
 
 @router.post("/upload", dependencies=[TokenDep])
-def upload() -> None:
-    """Reserved for the batch pipeline: upload a CSV of question/context pairs."""
-    raise HTTPException(
-        status_code=status.HTTP_501_NOT_IMPLEMENTED,
-        detail="CSV upload arrives with the batch pipeline.",
+def upload(
+    session: SessionDep,
+    state: StateDep,
+    file: Annotated[
+        UploadFile | None,
+        File(description="A UTF-8 CSV whose header names 'question' and 'context' columns."),
+    ] = None,
+) -> dict[str, Any]:
+    """Store a CSV of question/context rows; the batch pipeline answers every row.
+
+    The file is validated first: a bad one is refused with 400 and what is wrong, and nothing
+    is stored.
+    """
+    # A plain def route: validation and storage block, so FastAPI runs this in its threadpool.
+    if file is None:
+        raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=NO_FILE_PART)
+    stored = uploads.create_upload(
+        session=session,
+        store=state.store,
+        source=file.file,
+        filename=file.filename,
+        origin=UploadOrigin.API,
     )
+    return {
+        "status": "File Uploaded Successfully",
+        "status code": status.HTTP_200_OK,
+        "upload_id": stored.id,
+        "commit_id": stored.commit_id,
+        "sha256": stored.sha256,
+        "rows": stored.rows,
+        "filename": stored.filename,
+    }
+
+
+@router.get("/uploads", response_model=list[UploadPublic])
+def list_uploads(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Most uploads returned.")] = 100,
+    offset: Annotated[int, Query(ge=0, description="Uploads skipped, newest first.")] = 0,
+) -> list[UploadPublic]:
+    """Stored uploads, newest first."""
+    return uploads.list_uploads(session=session, limit=limit, offset=offset)

@@ -2,29 +2,58 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 from qaflow.errors import ConfigurationError
 from qaflow.reader.backends.base import IdArray, LogitArray, QABackend
 from qaflow.reader.types import Backend
 
 __all__ = ["IdArray", "LogitArray", "QABackend", "check_backend", "create_backend"]
 
-_AVAILABLE: frozenset[str] = frozenset({"torch"})
-_PLANNED: frozenset[str] = frozenset({"onnx", "onnx-int8"})
+_ONNX_KINDS: frozenset[str] = frozenset({"onnx", "onnx-int8"})
 
 
 def check_backend(kind: str) -> None:
     """Raise :class:`ConfigurationError` unless ``kind`` names a backend this build can run."""
-    if kind in _AVAILABLE:
+    if kind == "torch":
         return
-    if kind in _PLANNED:
-        raise ConfigurationError(f"Backend '{kind}' is not available yet; use 'torch'")
+    if kind in _ONNX_KINDS:
+        if not _installed("onnxruntime"):
+            raise ConfigurationError(
+                f"Backend '{kind}' needs ONNX Runtime: pip install 'qaflow[onnx]'"
+            )
+        return
     raise ConfigurationError(f"Unknown backend '{kind}'; expected one of torch, onnx, onnx-int8")
 
 
-def create_backend(kind: Backend, ref: str, *, threads: int | None = None) -> QABackend:
-    """Load the model at ``ref`` with the named backend; loading errors propagate unwrapped."""
+def create_backend(
+    kind: Backend, ref: str, *, threads: int | None = None, onnx_cache_dir: Path | None = None
+) -> QABackend:
+    """Load the model at ``ref`` with the named backend; loading errors propagate unwrapped.
+
+    ONNX backends export the model into ``onnx_cache_dir`` on first use (default
+    ``<QAFLOW_HOME>/cache/onnx``) and reuse the export afterwards.
+    """
     check_backend(kind)
-    # Imported here so that tokenization and decoding stay usable without torch.
+    # Imported here so that tokenization and decoding stay usable without torch or onnxruntime.
+    if kind in _ONNX_KINDS:
+        from qaflow.reader.backends.onnx_backend import OnnxBackend
+        from qaflow.reader.onnx_cache import default_onnx_cache_dir
+
+        return OnnxBackend.from_pretrained(
+            ref,
+            precision="int8" if kind == "onnx-int8" else "fp32",
+            cache_dir=onnx_cache_dir or default_onnx_cache_dir(),
+            threads=threads,
+        )
     from qaflow.reader.backends.torch_backend import TorchBackend
 
     return TorchBackend.from_pretrained(ref, threads=threads)
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: blocked in sys.modules (set to None)
+        return False

@@ -1,0 +1,232 @@
+"""Online latency: POST /answer under 1, 8 and 32 concurrent clients against a local `qaflow serve`.
+
+    python bench/online_latency.py [--model DIR] [--backends torch,onnx] [--seconds 20] [--json out]
+
+Starts `qaflow serve --no-worker` on a free loopback port (QAFLOW_HOME under bench/.models/),
+registers the model once per backend (PUT /models), then for each concurrency runs a closed-loop
+load of asyncio httpx clients for a bounded time, each posting XQuAD questions with their
+(SQuAD-sized) contexts. Reports p50/p95/p99 latency, requests/s and the server's micro-batching
+counters, and compares requests/s at the highest concurrency with the engine's own batch
+throughput on the same questions (measured in this process, with the server stopped).
+The load generator shares the machine's cores with the server: its CPU time is not free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import load_average, machine, print_table, use_repo_sources, write_json
+from _models import DEFAULT_XQUAD, MODELS_DIR, bench_model, load_xquad
+
+CONCURRENCY = (1, 8, 32)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(model_dir: Path, port: int, home: Path) -> subprocess.Popen[bytes]:
+    shutil.rmtree(home / "db", ignore_errors=True)
+    env = {
+        **os.environ,
+        "QAFLOW_HOME": str(home),
+        "QAFLOW_DATABASE_URL": f"sqlite:///{home / 'db' / 'qaflow.db'}",
+        "QAFLOW_DEFAULT_MODEL": "bench-torch",
+        "QAFLOW_DEFAULT_MODEL_REF": str(model_dir),
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    (home / "db").mkdir(parents=True, exist_ok=True)
+    qaflow = Path(sys.executable).parent / "qaflow"
+    command = [str(qaflow), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--no-worker", "--log-level", "warning"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+
+async def wait_ready(base: str, server: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(base_url=base) as client:
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError(f"qaflow serve exited with {server.returncode}")
+            try:
+                if (await client.get("/healthz")).status_code < 500:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.5)
+    raise RuntimeError("qaflow serve did not become ready")
+
+
+async def register(base: str, model_dir: Path, backend: str) -> str:
+    import httpx
+
+    name = f"bench-{backend}"
+    body = {"name": name, "model": str(model_dir), "tokenizer": str(model_dir), "backend": backend}
+    async with httpx.AsyncClient(base_url=base, timeout=600) as client:
+        response = await client.put("/models", json=body)
+        response.raise_for_status()
+    return name
+
+
+async def load(
+    base: str, model: str, rows: list[dict[str, Any]], clients: int, seconds: float
+) -> dict[str, Any]:
+    """Closed loop: each client posts, waits for the answer, posts the next; bounded in time."""
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    cursor = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+
+        async def one_client(deadline: float) -> None:
+            nonlocal cursor, errors
+            while time.perf_counter() < deadline:
+                row = rows[cursor % len(rows)]
+                cursor += 1
+                body = {"question": row["question"], "context": row["context"]}
+                began = time.perf_counter()
+                response = await client.post("/answer", params={"model": model}, json=body)
+                if response.status_code == 200:
+                    latencies.append(time.perf_counter() - began)
+                else:
+                    errors += 1
+
+        # Warm-up: the first request loads the model (and may export it to ONNX).
+        await client.post("/answer", params={"model": model}, json=_body(rows[0]))
+        before = (await client.get("/stats")).json()["batching"].get(model, {})
+        began = time.perf_counter()
+        await asyncio.gather(*(one_client(began + seconds) for _ in range(clients)))
+        elapsed = time.perf_counter() - began
+        after = (await client.get("/stats")).json()["batching"].get(model, {})
+    requests = after.get("requests", 0) - before.get("requests", 0)
+    batches = after.get("batches", 0) - before.get("batches", 0)
+    latencies.sort()
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "errors": errors,
+        "seconds": elapsed,
+        "requests_per_s": len(latencies) / elapsed,
+        "p50_ms": _quantile(latencies, 0.50) * 1000,
+        "p95_ms": _quantile(latencies, 0.95) * 1000,
+        "p99_ms": _quantile(latencies, 0.99) * 1000,
+        "server_mean_batch": requests / max(1, batches),
+        "server_max_batch": after.get("max_batch_size"),
+    }
+
+
+def _body(row: dict[str, Any]) -> dict[str, str]:
+    return {"question": row["question"], "context": row["context"]}
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+def engine_throughput(model_dir: Path, backend: str, rows: list[dict[str, Any]]) -> float:
+    from qaflow.reader import ModelSpec, ReaderOptions, load_reader
+
+    spec = ModelSpec("bench", str(model_dir), str(model_dir), backend=backend)  # type: ignore[arg-type]
+    home = MODELS_DIR / "serve-home"
+    reader = load_reader(
+        spec, options=ReaderOptions(batch_size=32), onnx_cache_dir=home / "cache" / "onnx"
+    )
+    questions = [row["question"] for row in rows]
+    contexts = [row["context"] for row in rows]
+    reader.answer(questions[:4], contexts[:4])
+    began = time.perf_counter()
+    reader.answer(questions, contexts)
+    return len(rows) / (time.perf_counter() - began)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="QA model directory (default: bench MiniLM)")
+    parser.add_argument("--head", default="fitted", choices=["fitted", "random"])
+    parser.add_argument("--data", type=Path, default=DEFAULT_XQUAD)
+    parser.add_argument("--backends", default="torch,onnx,onnx-int8")
+    parser.add_argument("--seconds", type=float, default=20.0, help="load time per concurrency")
+    parser.add_argument("--engine-questions", type=int, default=128)
+    parser.add_argument("--json", type=Path)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    use_repo_sources()
+    rows = load_xquad(args.data)
+    model_dir = args.model or bench_model(args.head)
+    backends = args.backends.split(",")
+    results: dict[str, Any] = {"model": str(model_dir), "machine": machine(), "backends": {}}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(model_dir, port, MODELS_DIR / "serve-home")
+    try:
+        asyncio.run(wait_ready(base, server))
+        for backend in backends:
+            name = asyncio.run(register(base, model_dir, backend))
+            runs = []
+            for clients in CONCURRENCY:
+                print(f"[bench] {backend}: {clients} clients for {args.seconds:.0f} s")
+                run = asyncio.run(load(base, name, rows, clients, args.seconds))
+                run["load_average"] = load_average()
+                runs.append(run)
+            results["backends"][backend] = {"online": runs}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    table = []
+    for backend in backends:
+        entry = results["backends"][backend]
+        print(f"[bench] {backend}: engine batch throughput, server stopped")
+        entry["engine_batch_qps"] = engine_throughput(
+            model_dir, backend, rows[: args.engine_questions]
+        )
+        top = entry["online"][-1]
+        entry["online_vs_engine"] = top["requests_per_s"] / entry["engine_batch_qps"]
+        for run in entry["online"]:
+            table.append(
+                [
+                    backend,
+                    run["clients"],
+                    run["requests_per_s"],
+                    run["p50_ms"],
+                    run["p95_ms"],
+                    run["p99_ms"],
+                    run["errors"],
+                    run["server_mean_batch"],
+                    entry["engine_batch_qps"] if run is top else None,
+                    entry["online_vs_engine"] if run is top else None,
+                ]
+            )
+    print(f"\nmodel {model_dir}")
+    headers = ["backend", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"]
+    headers += ["mean batch", "engine q/s", "online/engine"]
+    print_table(headers, table)
+    write_json(args.json, results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,193 @@
+"""The egress step ``push-answers-to-sql``: output commits into the SQL ``answers`` table.
+
+Exactly once: rows are upserted keyed by (datum_id, row_index), chunk by chunk, and a commit is
+marked egressed only after all its rows are in. A crash at any point is repaired by running the
+egress again, which inserts only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from qaflow.db import (
+    AnswerRecord,
+    AnswerSource,
+    Commit,
+    CommitOrigin,
+    Datum,
+    FileOp,
+    PipelineVersion,
+    RepoFile,
+    Upload,
+    upsert_answers,
+    utc_now,
+)
+from qaflow.pipeline.datums import datum_id, parse_output_path
+from qaflow.pipeline.inspect import read_blob_rows
+from qaflow.pipeline.results import ResultRow
+from qaflow.pipeline.spec import PipelineSpec, spec_of
+from qaflow.storage import ObjectStore
+from qaflow.versioning import commit_changes, get_repo
+
+CHUNK_ROWS = 1000
+_PENDING_BATCH = 100
+
+
+@dataclass
+class EgressReport:
+    commits: int = 0
+    inserted: int = 0
+
+
+@dataclass(frozen=True)
+class OutputLineage:
+    """Where one output file came from: enough to key and trace each of its rows."""
+
+    path: str
+    result_sha256: str
+    datum_id: str
+    input_sha256: str
+    upload_id: str | None
+
+
+def push_answers_to_sql(
+    *, session_factory: sessionmaker[Session], store: ObjectStore, chunk_rows: int = CHUNK_ROWS
+) -> EgressReport:
+    """Egress every pipeline output commit not egressed yet, oldest first."""
+    report = EgressReport()
+    while True:
+        with session_factory() as session:
+            pending = list(
+                session.scalars(
+                    select(Commit.id)
+                    .where(
+                        Commit.origin == CommitOrigin.PIPELINE,
+                        Commit.egressed_at.is_(None),
+                        Commit.pipeline_version_id.is_not(None),
+                    )
+                    .order_by(Commit.created_at, Commit.id)
+                    .limit(_PENDING_BATCH)
+                )
+            )
+        if not pending:
+            return report
+        for commit_id in pending:
+            report.inserted += egress_commit(
+                session_factory=session_factory,
+                store=store,
+                commit_id=commit_id,
+                chunk_rows=chunk_rows,
+            )
+            report.commits += 1
+
+
+def egress_commit(
+    *,
+    session_factory: sessionmaker[Session],
+    store: ObjectStore,
+    commit_id: str,
+    chunk_rows: int = CHUNK_ROWS,
+) -> int:
+    """Upsert one output commit's rows and mark it egressed; returns the rows inserted."""
+    with session_factory() as session:
+        commit = session.get_one(Commit, commit_id)
+        version = session.get_one(PipelineVersion, commit.pipeline_version_id)
+        spec = spec_of(version)
+        files = [
+            output_lineage(session=session, spec=spec, path=change.path, blob=change.blob_sha256)
+            for change in commit_changes(session=session, commit=commit)
+            if change.op == FileOp.PUT and change.blob_sha256 is not None
+        ]
+        pending = [lineage for lineage in files if not _all_stored(session, lineage.datum_id)]
+    base = _base_row(commit, version.version, spec)
+    inserted = 0
+    for lineage in pending:
+        for chunk in _row_chunks(store, lineage.result_sha256, chunk_rows):
+            rows = [_answer_row(base, lineage, result) for result in chunk]
+            with session_factory() as session:
+                inserted += upsert_answers(session, rows)
+                session.commit()
+    with session_factory() as session:
+        session.execute(
+            update(Commit)
+            .where(Commit.id == commit_id, Commit.egressed_at.is_(None))
+            .values(egressed_at=utc_now())
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    return inserted
+
+
+def output_lineage(*, session: Session, spec: PipelineSpec, path: str, blob: str) -> OutputLineage:
+    """The lineage of the output file at ``path`` (results blob ``blob``) of pipeline ``spec``."""
+    input_path, start, stop = parse_output_path(path)
+    upload = session.get(Upload, input_path.partition("/")[0])
+    if upload is not None and upload.path == input_path:
+        input_sha, upload_id = upload.sha256, upload.id
+    else:
+        repo = get_repo(session=session, name=spec.input_repo)
+        entry = session.get_one(RepoFile, (repo.id, input_path))
+        input_sha, upload_id = entry.blob_sha256, None
+    return OutputLineage(
+        path, blob, datum_id(spec.spec_hash, input_sha, start, stop), input_sha, upload_id
+    )
+
+
+def _all_stored(session: Session, datum: str) -> bool:
+    """Whether every row of the datum is already in ``answers`` (an index-only count)."""
+    record = session.get(Datum, datum)
+    if record is None or record.rows is None:
+        return False
+    stored = session.scalar(
+        select(func.count()).select_from(AnswerRecord).where(AnswerRecord.datum_id == datum)
+    )
+    return stored == record.rows
+
+
+def _row_chunks(store: ObjectStore, sha256: str, chunk_rows: int) -> Iterator[list[ResultRow]]:
+    chunk: list[ResultRow] = []
+    for row in read_blob_rows(store, sha256):
+        chunk.append(row)
+        if len(chunk) == chunk_rows:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _base_row(commit: Commit, version: int, spec: PipelineSpec) -> dict[str, Any]:
+    return {
+        "model_name": spec.model,
+        "model_ref": spec.model_ref,
+        "source": AnswerSource.BATCH,
+        "job_id": commit.job_id,
+        "output_commit_id": commit.id,
+        "pipeline_name": spec.name,
+        "pipeline_version": version,
+    }
+
+
+def _answer_row(base: dict[str, Any], lineage: OutputLineage, row: ResultRow) -> dict[str, Any]:
+    return {
+        **base,
+        "question": row.question,
+        "context": row.context,
+        "answer": row.answer or "",
+        "score": row.score,
+        "start_char": row.start,
+        "end_char": row.end,
+        "error": row.error,
+        "upload_id": lineage.upload_id,
+        "datum_id": lineage.datum_id,
+        "row_index": row.row_index,
+        "input_sha256": lineage.input_sha256,
+        "extra_json": json.dumps(dict(row.passthrough), ensure_ascii=False)
+        if row.passthrough
+        else None,
+    }

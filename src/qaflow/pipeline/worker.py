@@ -1,0 +1,127 @@
+"""The pipeline worker: scan the bucket, plan jobs, run them, push answers to SQL; repeat.
+
+Any number of workers (processes, hosts) can run beside each other: jobs are claimed with
+compare-and-set updates and the egress is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from qaflow.pipeline import jobs
+from qaflow.pipeline.egress import push_answers_to_sql
+from qaflow.pipeline.executors import Executor
+from qaflow.pipeline.runner import JobProgress, ProgressCallback, RunPolicy, run_job
+from qaflow.pipeline.spec import current_versions, spec_of
+from qaflow.storage import ObjectStore
+
+logger = logging.getLogger(__name__)
+
+Scanner = Callable[[], int]
+"""Commits the files waiting in the bucket as uploads; returns how many it committed."""
+
+
+@dataclass
+class RunReport:
+    """What one pass did."""
+
+    scanned: int = 0
+    planned: int = 0
+    jobs: list[JobProgress] = field(default_factory=list)
+    egressed_commits: int = 0
+    inserted_rows: int = 0
+
+
+class PipelineWorker:
+    """One worker: its identity, its executor and when it last scanned and planned."""
+
+    def __init__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        store: ObjectStore,
+        executor: Executor,
+        policy: RunPolicy,
+        scanner: Scanner | None = None,
+        scan_interval_s: float = 300.0,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.worker_id = jobs.new_worker_id()
+        self._sessions = session_factory
+        self._store = store
+        self._executor = executor
+        self._policy = policy
+        self._scanner = scanner
+        self._scan_interval_s = scan_interval_s
+        self._on_progress = on_progress
+        self._last_scan: float | None = None
+        self._last_plan: dict[int, float] = {}
+
+    def run_once(self, *, force: bool = False, stop: threading.Event | None = None) -> RunReport:
+        """One pass: scan (when due, or ``force``), plan, run every claimable job, egress."""
+        report = RunReport()
+        report.scanned = self._scan(force)
+        report.planned = self._plan(force)
+        while stop is None or not stop.is_set():
+            with self._sessions() as session:
+                job = jobs.claim_job(
+                    session=session, worker_id=self.worker_id, lease_s=self._policy.lease_s
+                )
+            if job is None:
+                break
+            report.jobs.append(
+                run_job(
+                    session_factory=self._sessions,
+                    store=self._store,
+                    executor=self._executor,
+                    job=job,
+                    worker_id=self.worker_id,
+                    policy=self._policy,
+                    on_progress=self._on_progress,
+                    stop=stop,
+                )
+            )
+        egress = push_answers_to_sql(session_factory=self._sessions, store=self._store)
+        report.egressed_commits = egress.commits
+        report.inserted_rows = egress.inserted
+        return report
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Pass after pass until ``stop`` is set; a failed pass is logged and retried."""
+        while not stop.is_set():
+            try:
+                self.run_once(stop=stop)
+            except Exception:
+                logger.exception("pipeline worker %s: pass failed; retrying", self.worker_id)
+            stop.wait(self._policy.poll_s)
+
+    def _scan(self, force: bool) -> int:
+        if self._scanner is None or not (force or _due(self._last_scan, self._scan_interval_s)):
+            return 0
+        self._last_scan = time.monotonic()
+        return self._scanner()
+
+    def _plan(self, force: bool) -> int:
+        planned = 0
+        with self._sessions() as session:
+            for version in current_versions(session=session):
+                spec = spec_of(version)
+                last = self._last_plan.get(version.id)
+                if spec.trigger == "cron" and not force and not _due(last, spec.scan_interval_s):
+                    continue
+                self._last_plan[version.id] = time.monotonic()
+                while batch := len(jobs.plan_jobs(session=session, version=version)):
+                    planned += batch
+                    if batch < jobs.PLAN_BATCH:
+                        break
+        return planned
+
+
+def _due(last: float | None, interval_s: float) -> bool:
+    return last is None or time.monotonic() - last >= interval_s

@@ -1,0 +1,128 @@
+"""Running the pipeline: a worker wired to the bucket scan, and the API's embedded worker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from qaflow.config import ExecutorKind, Settings
+from qaflow.pipeline.executors import create_executor
+from qaflow.pipeline.runner import ProgressCallback, RunPolicy
+from qaflow.pipeline.worker import PipelineWorker, Scanner
+from qaflow.services.pipeline_schemas import UploadStatus
+from qaflow.services.pipeline_service import ensure_question_answer, upload_status
+from qaflow.services.uploads import scan_incoming
+from qaflow.storage import ObjectStore
+
+logger = logging.getLogger(__name__)
+
+_SETTLED = ("done", "failed")
+
+
+def run_policy(settings: Settings) -> RunPolicy:
+    return RunPolicy(
+        lease_s=settings.job_lease_s,
+        retry_backoff_s=settings.retry_backoff_s,
+        poll_s=settings.worker_poll_s,
+    )
+
+
+def bucket_scanner(*, session_factory: sessionmaker[Session], store: ObjectStore) -> Scanner:
+    def scan() -> int:
+        report = scan_incoming(session_factory=session_factory, store=store)
+        for key, reason in report.rejected:
+            logger.warning("rejected %s: %s", key, reason)
+        return len(report.committed)
+
+    return scan
+
+
+@contextmanager
+def pipeline_worker(
+    *,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    store: ObjectStore,
+    executor: ExecutorKind | None = None,
+    workers: int | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Iterator[PipelineWorker]:
+    """A worker with its executor (closed on exit); creates the pipeline on first use.
+
+    Workers: ``workers``, else the pipeline spec's parallelism, else ``settings.workers``.
+    """
+    with session_factory() as session:
+        spec = ensure_question_answer(session=session, settings=settings)
+    pool = create_executor(
+        settings=settings,
+        store=store,
+        kind=executor,
+        workers=workers or spec.parallelism or settings.workers,
+    )
+    try:
+        yield PipelineWorker(
+            session_factory=session_factory,
+            store=store,
+            executor=pool,
+            policy=run_policy(settings),
+            scanner=bucket_scanner(session_factory=session_factory, store=store),
+            scan_interval_s=settings.scan_interval_s,
+            on_progress=on_progress,
+        )
+    finally:
+        pool.close()
+
+
+def wait_for_uploads(
+    *,
+    worker: PipelineWorker,
+    session_factory: sessionmaker[Session],
+    upload_ids: Sequence[str],
+    poll_s: float,
+) -> list[UploadStatus]:
+    """Run passes until every upload's job has ended and its answers are in SQL."""
+    while True:
+        worker.run_once()
+        with session_factory() as session:
+            statuses = [upload_status(session=session, upload_id=uid) for uid in upload_ids]
+        if all(s.state in _SETTLED and (s.egressed or s.state == "failed") for s in statuses):
+            return statuses
+        time.sleep(poll_s)
+
+
+class EmbeddedWorker:
+    """A pipeline worker on a background thread, for ``qaflow serve``."""
+
+    def __init__(
+        self, *, settings: Settings, session_factory: sessionmaker[Session], store: ObjectStore
+    ) -> None:
+        self._settings = settings
+        self._sessions = session_factory
+        self._store = store
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="qaflow-pipeline", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Ask the worker to stop after the datums in flight; wait for it."""
+        self._stop.set()
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            logger.warning("the pipeline worker did not stop within %.0f s", timeout_s)
+
+    def _run(self) -> None:
+        try:
+            with pipeline_worker(
+                settings=self._settings, session_factory=self._sessions, store=self._store
+            ) as worker:
+                logger.info("pipeline worker %s started", worker.worker_id)
+                worker.run_forever(self._stop)
+        except Exception:
+            logger.exception("the embedded pipeline worker stopped")

@@ -1,0 +1,236 @@
+"""Upload: CSVs of question/context rows, the pipeline's live progress, then the answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from qaflow.errors import QaflowError
+from qaflow.services.pipeline_schemas import UploadStatus
+from qaflow.services.upload_schemas import UploadPublic
+from qaflow.ui.client import ApiClient
+from qaflow.ui.formatting import md_text, results_frame, short_id
+from qaflow.ui.views.common import browser_timezone, show_error
+
+TRACKED_KEY = "upload_tracked"  # upload ids of this session, newest first
+NOTICES_KEY = "upload_notices"  # the outcome of the last "Upload" click
+UPLOADER_KEY = "upload_uploader_round"
+POLLING_KEY = "upload_polling"
+POLL_S = 1.0
+TRACKED_SHOWN = 10
+PREVIEW_ROWS = 1000
+EARLIER_SHOWN = 20
+STATE_ICONS = {
+    "queued": ":material/schedule:",
+    "running": ":material/autorenew:",
+    "done": ":material/check_circle:",
+    "failed": ":material/error:",
+}
+
+
+@dataclass(frozen=True)
+class Notice:
+    filename: str
+    ok: bool
+    text: str
+
+
+def render(client: ApiClient) -> None:
+    st.title("Upload questions")
+    st.caption(
+        "CSV files whose header names a `question` and a `context` column (other columns are "
+        "kept with the answers). The `question_answer` pipeline answers every row."
+    )
+    tracked: list[str] = st.session_state.setdefault(TRACKED_KEY, [])
+    _upload_form(client, tracked)
+    if tracked:
+        _progress(client, tracked[:TRACKED_SHOWN])
+    uploads = client.list_uploads(limit=EARLIER_SHOWN)
+    _results(client, tracked, uploads)
+    _earlier_uploads(client, uploads)
+
+
+def finished(status: UploadStatus) -> bool:
+    return status.state in ("done", "failed")
+
+
+def _upload_form(client: ApiClient, tracked: list[str]) -> None:
+    round_ = st.session_state.setdefault(UPLOADER_KEY, 0)
+    files = st.file_uploader(
+        "CSV files", type=["csv"], accept_multiple_files=True, key=f"upload_files_{round_}"
+    )
+    if st.button("Upload", type="primary", icon=":material/upload:", disabled=not files):
+        notices = [_upload_one(client, file.name, file.getvalue(), tracked) for file in files]
+        st.session_state[NOTICES_KEY] = notices
+        st.session_state[POLLING_KEY] = True
+        # A fresh, empty uploader: a second click must not store the same files again.
+        st.session_state[UPLOADER_KEY] = round_ + 1
+        st.rerun()
+    for notice in st.session_state.get(NOTICES_KEY, []):
+        name = md_text(notice.filename)
+        if notice.ok:
+            st.success(f"**{name}**: {md_text(notice.text)}", icon=":material/check_circle:")
+        else:
+            st.error(f"**{name}** was not stored: {md_text(notice.text)}", icon=":material/error:")
+
+
+def _upload_one(client: ApiClient, filename: str, content: bytes, tracked: list[str]) -> Notice:
+    try:
+        receipt = client.upload(filename, content)
+    except QaflowError as exc:
+        return Notice(filename, False, exc.message)
+    tracked.insert(0, receipt.upload_id)
+    rows = "" if receipt.rows is None else f"{receipt.rows:,} rows, "
+    return Notice(filename, True, f"stored ({rows}upload {short_id(receipt.upload_id)}).")
+
+
+def _progress(client: ApiClient, tracked: list[str]) -> None:
+    st.subheader("Progress")
+    polling = bool(st.session_state.get(POLLING_KEY, True))
+
+    @st.fragment(run_every=POLL_S if polling else None)
+    def live() -> None:
+        statuses = _statuses(client, tracked)
+        for upload_id in tracked:
+            status = statuses[upload_id]
+            if isinstance(status, UploadStatus):
+                _progress_row(status)
+            else:
+                st.warning(
+                    f"Upload {short_id(upload_id)}: {md_text(status)}", icon=":material/warning:"
+                )
+        running = any(isinstance(s, UploadStatus) and not finished(s) for s in statuses.values())
+        if running != polling:
+            st.session_state[POLLING_KEY] = running
+            st.rerun()  # the whole page: the results show, and the polling stops
+
+    live()
+
+
+def _statuses(client: ApiClient, upload_ids: list[str]) -> dict[str, UploadStatus | str]:
+    """Each upload's status, or why it could not be read."""
+    statuses: dict[str, UploadStatus | str] = {}
+    for upload_id in upload_ids:
+        try:
+            statuses[upload_id] = client.upload_status(upload_id)
+        except QaflowError as exc:
+            statuses[upload_id] = exc.message
+    return statuses
+
+
+def _progress_row(status: UploadStatus) -> None:
+    label = f"{STATE_ICONS.get(status.state, '')} **{md_text(status.filename)}** — {status.state}"
+    st.progress(min(max(status.progress, 0.0), 1.0), text=f"{label} ({_counts_text(status)})")
+    for error in status.errors[:5]:
+        st.caption(f":material/warning: {md_text(error)}")
+
+
+def _counts_text(status: UploadStatus) -> str:
+    parts = [f"{status.rows:,} rows", f"{status.datums_done}/{status.datums_total} shards"]
+    if status.datums_failed:
+        parts.append(f"{status.datums_failed} shards failed")
+    if status.error_rows:
+        parts.append(f"{status.error_rows:,} rows with an error")
+    if status.egressed:
+        parts.append("in SQL")
+    return ", ".join(parts)
+
+
+def _results(client: ApiClient, tracked: list[str], uploads: list[UploadPublic]) -> None:
+    st.subheader("Results")
+    names = {u.id: f"{u.filename} · {u.rows:,} rows · {short_id(u.id)}" for u in uploads}
+    choices = list(dict.fromkeys([*tracked, *names]))
+    if not choices:
+        st.info("No uploads yet.", icon=":material/info:")
+        return
+    chosen = st.selectbox(
+        "Upload",
+        choices,
+        format_func=lambda upload_id: names.get(upload_id, short_id(upload_id)),
+        key="upload_results_choice",
+    )
+    if chosen is None:
+        return
+    try:
+        status = client.upload_status(chosen)
+        if status.state == "failed":
+            reasons = "; ".join(status.errors[:3])
+            st.error(md_text(f"The pipeline failed on this upload. {reasons}".strip()))
+        if not finished(status):
+            st.info(f"The answers show here once the pipeline is done (now: {status.state}).")
+            return
+        _answers_table(client, chosen)
+    except QaflowError as exc:
+        show_error(exc)
+
+
+def _answers_table(client: ApiClient, upload_id: str) -> None:
+    rows = client.upload_answers(upload_id)
+    frame = results_frame(rows[:PREVIEW_ROWS])
+    st.caption(
+        f"{len(rows):,} rows"
+        + (
+            f"; the first {PREVIEW_ROWS:,} are shown, the download has all."
+            if len(rows) > PREVIEW_ROWS
+            else "."
+        )
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={"score": st.column_config.NumberColumn(format="%.3f")},
+    )
+    st.download_button(
+        "Download answers (CSV)",
+        data=_csv_download(client, upload_id),
+        file_name=f"qaflow-answers-{upload_id}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key=f"upload_download_{upload_id}",
+    )
+
+
+def _csv_download(client: ApiClient, upload_id: str) -> Callable[[], bytes]:
+    # Fetched when clicked, not on every refresh of the page.
+    def fetch() -> bytes:
+        try:
+            return client.upload_answers_csv(upload_id)
+        except QaflowError as exc:
+            return f"error: {exc.message}\n".encode()
+
+    return fetch
+
+
+def _earlier_uploads(client: ApiClient, uploads: list[UploadPublic]) -> None:
+    st.subheader("Earlier uploads")
+    if not uploads:
+        st.info("No uploads yet.", icon=":material/info:")
+        return
+    tz = browser_timezone()
+    statuses = _statuses(client, [u.id for u in uploads])
+    frame = pd.DataFrame(
+        [
+            {
+                "uploaded": u.created_at.astimezone(tz).replace(tzinfo=None),
+                "file": u.filename,
+                "rows": u.rows,
+                "state": _state_text(statuses[u.id]),
+                "origin": u.origin,
+                "upload": u.id,
+                "commit": short_id(u.commit_id),
+            }
+            for u in uploads
+        ]
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={"uploaded": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+    )
+
+
+def _state_text(status: UploadStatus | str) -> str:
+    return status.state if isinstance(status, UploadStatus) else "unknown"

@@ -1,0 +1,145 @@
+"""The pipeline commands, run as users run them: the installed console script."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from qaflow.pipeline.results import read_results_parquet
+from tests.support.tiny_model import build_tiny_qa_model
+
+QAFLOW = shutil.which("qaflow")
+WAIT_S = 180
+
+
+@pytest.fixture
+def env(tmp_path: Path, tiny_model_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "QAFLOW_HOME": str(tmp_path / "home"),
+        "QAFLOW_DEFAULT_MODEL": "tiny",
+        "QAFLOW_DEFAULT_MODEL_REF": str(tiny_model_dir),
+        "QAFLOW_SHARD_ROWS": "4",
+        "QAFLOW_WORKER_POLL_S": "0.1",
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    assert QAFLOW is not None, "the qaflow console script is not installed"
+    return subprocess.run(
+        [QAFLOW, *args], env=env, capture_output=True, text=True, timeout=WAIT_S, check=False
+    )
+
+
+def ok(env: dict[str, str], *args: str) -> str:
+    result = run(env, *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def upload(env: dict[str, str], path: Path, rows: int) -> str:
+    lines = ["id,question,context"] + [
+        f"{n},Who wrote program {n}?,Ada Lovelace wrote program {n} in 1843." for n in range(rows)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    match = re.search(r"upload ([0-9a-f]{32})", ok(env, "upload", str(path)))
+    assert match is not None
+    return match.group(1)
+
+
+def test_run_then_export_and_inspect(env: dict[str, str], tmp_path: Path) -> None:
+    upload_id = upload(env, tmp_path / "questions.csv", 10)
+
+    report = " ".join(ok(env, "run", "--quiet").split())
+
+    assert "1 jobs run, 10 answers written to SQL from 1 output commits" in report
+    [job] = json.loads(ok(env, "pipeline", "jobs", "--json"))
+    assert (job["state"], job["total"], job["processed"]) == ("done", 3, 3)
+    pipeline = json.loads(ok(env, "pipeline", "show", "--json"))
+    assert (pipeline["version"], pipeline["spec"]["model"], pipeline["spec"]["shard_rows"]) == (
+        1,
+        "tiny",
+        4,
+    )
+    [commit] = json.loads(ok(env, "commits", "question_answer", "--json"))
+    assert commit["job_id"] == job["id"]
+
+    ok(env, "export", upload_id, "-o", str(tmp_path / "answers.csv"))
+    rows = list(csv.reader((tmp_path / "answers.csv").open(encoding="utf-8", newline="")))
+    assert rows[0] == ["id", "question", "context", "answer", "score", "start", "end", "error"]
+    assert len(rows) == 11
+    as_json = json.loads(ok(env, "export", upload_id, "--format", "json", "-o", "-"))
+    assert [item["row_index"] for item in as_json] == list(range(10))
+    ok(env, "export", upload_id, "--format", "parquet", "-o", str(tmp_path / "answers.parquet"))
+    with (tmp_path / "answers.parquet").open("rb") as source:
+        assert len(list(read_results_parquet(source))) == 10
+
+
+def test_a_model_change_with_reprocess_and_the_diff(env: dict[str, str], tmp_path: Path) -> None:
+    upload(env, tmp_path / "questions.csv", 12)
+    ok(env, "run", "--quiet")
+    other = build_tiny_qa_model(tmp_path / "other-model", seed=1)
+    ok(env, "models", "add", "other", str(other))
+
+    changed = " ".join(ok(env, "pipeline", "update", "--model", "other", "--reprocess").split())
+    assert "new version v2" in changed
+    assert "Reprocess job" in changed
+    ok(env, "run", "--quiet")
+
+    new, old = json.loads(ok(env, "commits", "question_answer", "--json"))
+    diff = json.loads(ok(env, "diff", old["id"], new["id"], "--json"))
+    assert len(diff["changed_files"]) == 3
+    assert diff["changed_rows"]
+    table = " ".join(ok(env, "diff", old["id"], new["id"]).split())
+    assert "3 files changed" in table
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("export", "nope", "-o", "x.csv"), "Upload 'nope' not found."),
+        (("pipeline", "jobs", "--state", "sleeping"), "state must be"),
+        (("run", "--executor", "spark"), "executor must be local or ray"),
+        (("diff", "a", "b"), "Commit 'a' not found."),
+        (("pipeline", "update", "--trigger", "hourly"), "trigger: Input should be"),
+    ],
+)
+def test_mistakes_are_one_readable_sentence(
+    env: dict[str, str], args: tuple[str, ...], message: str
+) -> None:
+    result = run(env, *args)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+
+
+def test_the_worker_answers_uploads_until_sigterm(env: dict[str, str], tmp_path: Path) -> None:
+    assert QAFLOW is not None
+    worker = subprocess.Popen(
+        [QAFLOW, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        upload_id = upload(env, tmp_path / "questions.csv", 6)
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            if run(env, "export", upload_id, "-o", str(tmp_path / "out.csv")).returncode == 0:
+                break
+            time.sleep(0.5)
+        out = io.StringIO((tmp_path / "out.csv").read_text(encoding="utf-8"))
+        assert len(list(csv.reader(out))) == 7
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        stdout, stderr = worker.communicate(timeout=WAIT_S)
+    assert worker.returncode == 0, stderr
+    assert "Pipeline worker stopped." in stdout

@@ -1,0 +1,215 @@
+"""The pipeline end to end, in process: uploads in, answers with lineage out, exactly once."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import select
+
+from qaflow.db import Datum, DatumState, Job, JobScope, JobState
+from qaflow.services import lineage_service, pipeline_service
+from qaflow.services.runtime import Runtime
+from tests.pipeline.pipeline_support import (
+    OTHER_MODEL,
+    question_csv,
+    register_model,
+    run_pass,
+    stored_answers,
+    update_pipeline,
+    upload,
+)
+
+
+def test_every_row_is_answered_once_with_lineage(runtime: Runtime) -> None:
+    uploaded = upload(runtime, question_csv(10, blank_questions=[3]))
+
+    report = run_pass(runtime)
+
+    assert [(job.state, job.total, job.processed) for job in report.jobs] == [("done", 3, 3)]
+    answers = stored_answers(runtime)
+    assert [a.row_index for a in answers] == list(range(10))
+    assert len({(a.datum_id, a.row_index) for a in answers}) == 10
+    job_id = report.jobs[0].job_id
+    for answer in answers:
+        assert answer.upload_id == uploaded.id
+        assert answer.input_sha256 == uploaded.sha256
+        assert answer.job_id == job_id
+        assert answer.source == "batch"
+        assert (answer.pipeline_name, answer.pipeline_version) == ("question_answer", 1)
+        assert (answer.model_name, answer.model_ref) == ("tiny", runtime.settings.default_model_ref)
+        assert json.loads(answer.extra_json or "{}") == {"id": str(answer.row_index)}
+        assert answer.output_commit_id is not None
+    blank = answers[3]
+    assert blank.error == "The question is empty."
+    assert (blank.answer, blank.score, blank.start_char) == ("", None, None)
+    for answer in answers[:3] + answers[4:]:
+        assert answer.error is None
+        assert answer.context[answer.start_char : answer.end_char] == answer.answer
+    with runtime.sessions() as session:
+        status = pipeline_service.upload_status(session=session, upload_id=uploaded.id)
+    assert (status.state, status.datums_done, status.error_rows, status.egressed) == (
+        "done",
+        3,
+        1,
+        True,
+    )
+
+
+def test_a_new_upload_costs_only_its_own_datums(runtime: Runtime) -> None:
+    upload(runtime, question_csv(8))
+    run_pass(runtime)
+
+    upload(runtime, question_csv(3, first=100), "more.csv")
+    report = run_pass(runtime)
+
+    assert [(job.total, job.processed, job.skipped) for job in report.jobs] == [(1, 1, 0)]
+    assert len(stored_answers(runtime)) == 11
+
+
+def test_the_same_content_again_is_skipped_but_still_answered(runtime: Runtime) -> None:
+    data = question_csv(10)
+    first = upload(runtime, data)
+    run_pass(runtime)
+
+    second = upload(runtime, data, "copy.csv")
+    report = run_pass(runtime)
+
+    assert [(job.state, job.total, job.processed, job.skipped) for job in report.jobs] == [
+        ("done", 3, 0, 3)
+    ]
+    # One row per datum and row: the copy shares the first upload's answers.
+    assert Counter(a.upload_id for a in stored_answers(runtime)) == {first.id: 10}
+    with runtime.sessions() as session:
+        results = pipeline_service.upload_results(session=session, upload_id=second.id)
+        status = pipeline_service.upload_status(session=session, upload_id=second.id)
+    assert len(results.blobs) == 3
+    assert status.state == "done"
+
+
+def test_a_model_change_makes_a_version_that_only_new_data_uses(
+    runtime: Runtime, other_model_dir: Path
+) -> None:
+    old = upload(runtime, question_csv(6))
+    run_pass(runtime)
+    register_model(runtime, OTHER_MODEL, other_model_dir)
+
+    changed = update_pipeline(runtime, model=OTHER_MODEL)
+    knob = update_pipeline(runtime, parallelism=2, shard_rows=3)
+    assert (changed.new_version, changed.pipeline.version) == (True, 2)
+    assert (knob.new_version, knob.pipeline.version) == (False, 2)
+    assert knob.pipeline.spec["parallelism"] == 2
+
+    new = upload(runtime, question_csv(4, first=50), "new.csv")
+    report = run_pass(runtime, workers=1)
+
+    assert len(report.jobs) == 1
+    by_upload = Counter(
+        (a.upload_id, a.pipeline_version, a.model_name) for a in stored_answers(runtime)
+    )
+    assert by_upload == {(old.id, 1, "tiny"): 6, (new.id, 2, OTHER_MODEL): 4}
+
+
+def test_reprocess_reruns_old_data_and_the_diff_shows_changed_answers(
+    runtime: Runtime, other_model_dir: Path
+) -> None:
+    old = upload(runtime, question_csv(12))
+    first = run_pass(runtime).jobs[0]
+    register_model(runtime, OTHER_MODEL, other_model_dir)
+    new = upload(runtime, question_csv(4, first=50), "new.csv")
+    result = update_pipeline(runtime, model=OTHER_MODEL, reprocess=True)
+    assert result.reprocess_job_id is not None
+
+    report = run_pass(runtime)
+
+    states = {job.job_id: (job.state, job.total, job.processed, job.skipped) for job in report.jobs}
+    # The new upload's own job and the reprocess job share the new upload's datum: one of
+    # them computes it, the other skips it.
+    assert states[result.reprocess_job_id][:2] == ("done", 4)
+    assert sum(processed for _, _, processed, _ in states.values()) == 4
+    by_upload = Counter((a.upload_id, a.pipeline_version) for a in stored_answers(runtime))
+    assert by_upload == {(old.id, 1): 12, (old.id, 2): 12, (new.id, 2): 4}
+
+    with runtime.sessions() as session:
+        before = session.get_one(Job, first.job_id).output_commit_id
+        after = session.get_one(Job, result.reprocess_job_id).output_commit_id
+        assert before is not None
+        assert after is not None
+        diff = lineage_service.diff_commits(
+            session=session, store=runtime.store, from_id=before, to_id=after
+        )
+    assert diff.changed_files == [f"{old.path}/rows-{s}-{s + 4}.parquet" for s in (0, 4, 8)]
+    assert diff.changed_rows, "another model's random weights answer differently"
+    for row in diff.changed_rows:
+        assert row.input_path == old.path
+        assert (row.old_answer, row.old_error) != (row.new_answer, row.new_error)
+
+
+def test_reprocess_with_nothing_new_skips_every_datum(runtime: Runtime) -> None:
+    upload(runtime, question_csv(10))
+    run_pass(runtime)
+    update_pipeline(runtime, reprocess=True)
+
+    report = run_pass(runtime)
+
+    assert [(job.state, job.total, job.processed, job.skipped) for job in report.jobs] == [
+        ("done", 3, 0, 3)
+    ]
+    with runtime.sessions() as session:
+        job = session.get_one(Job, report.jobs[0].job_id)
+        assert job.scope == JobScope.ALL
+    assert len(stored_answers(runtime)) == 10
+
+
+def test_a_run_with_nothing_to_do_does_nothing(runtime: Runtime) -> None:
+    report = run_pass(runtime)
+    assert (report.planned, report.jobs, report.inserted_rows) == (0, [], 0)
+
+
+def test_failed_datums_are_requeued_by_a_later_job(runtime: Runtime) -> None:
+    from qaflow.versioning import blob_key
+
+    uploaded = upload(runtime, question_csv(6))
+    blob = runtime.store.get_bytes(blob_key(uploaded.sha256))
+    runtime.store.delete(blob_key(uploaded.sha256))
+    update_pipeline(runtime, datum_tries=2)
+
+    failed = run_pass(runtime).jobs[0]
+
+    assert (failed.state, failed.failed, failed.total) == ("failed", 2, 2)
+    with runtime.sessions() as session:
+        job = pipeline_service.get_job(session=session, job_id=failed.job_id)
+        datums = list(session.scalars(select(Datum)))
+    assert job.error is not None
+    assert "no object" in job.error
+    assert [(d.state, d.tries) for d in datums] == [(DatumState.FAILED, 2)] * 2
+    assert len(job.failed_datums) == 2
+
+    runtime.store.put_bytes(blob_key(uploaded.sha256), blob)
+    update_pipeline(runtime, reprocess=True)
+    retried = run_pass(runtime).jobs[0]
+
+    assert (retried.state, retried.processed, retried.failed) == ("done", 2, 0)
+    assert len(stored_answers(runtime)) == 6
+    with runtime.sessions() as session:
+        assert session.get_one(Job, failed.job_id).state == JobState.FAILED
+
+
+def test_reprocessing_files_of_the_same_content_runs_their_datums_once(
+    runtime: Runtime, other_model_dir: Path
+) -> None:
+    data = question_csv(6)
+    upload(runtime, data, "a.csv")
+    upload(runtime, data, "b.csv")
+    run_pass(runtime)
+    register_model(runtime, OTHER_MODEL, other_model_dir)
+    job_id = update_pipeline(runtime, model=OTHER_MODEL, reprocess=True).reprocess_job_id
+
+    [job] = run_pass(runtime).jobs
+
+    assert (job.job_id, job.state, job.total, job.processed) == (job_id, "done", 4, 4)
+    with runtime.sessions() as session:
+        datums = list(session.scalars(select(Datum).where(Datum.job_id == job_id)))
+    assert [(d.state, d.tries) for d in datums] == [(DatumState.DONE, 1)] * 2
+    assert Counter(a.pipeline_version for a in stored_answers(runtime)) == {1: 6, 2: 6}
