@@ -1,6 +1,6 @@
 """Reader throughput: single-question latency versus batched throughput on XQuAD-en questions.
 
-    python bench/engine_throughput.py [--model DIR] [-n 200] [--json out.json]
+    python bench/engine_throughput.py [--model DIR] [--backend onnx] [-n 200] [--json out.json]
 
 Without --model a tiny random model is built in a temporary directory (numbers then measure the
 engine's overhead, not a real model). Not a test: nothing is asserted.
@@ -40,10 +40,18 @@ def measure(
 ) -> dict[str, Any]:
     from qaflow.reader import ModelSpec, ReaderOptions, load_reader
 
-    spec = ModelSpec(name="bench", model=str(model_dir), tokenizer=str(model_dir))
-    single = load_reader(spec, options=ReaderOptions(batch_size=1), threads=args.threads)
+    spec = ModelSpec(
+        name="bench", model=str(model_dir), tokenizer=str(model_dir), backend=args.backend
+    )
+    cache = args.onnx_cache
+    single = load_reader(
+        spec, options=ReaderOptions(batch_size=1), threads=args.threads, onnx_cache_dir=cache
+    )
     batched = load_reader(
-        spec, options=ReaderOptions(batch_size=args.batch_size), threads=args.threads
+        spec,
+        options=ReaderOptions(batch_size=args.batch_size),
+        threads=args.threads,
+        onnx_cache_dir=cache,
     )
     single.answer(questions[:2], contexts[:2])
     batched.answer(questions[:2], contexts[:2])
@@ -60,6 +68,7 @@ def measure(
     batch_qps = len(questions) / (time.perf_counter() - began)
     return {
         "model": str(model_dir),
+        "backend": args.backend,
         "questions": len(questions),
         "batch_size": args.batch_size,
         "threads": args.threads,
@@ -78,6 +87,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-n", "--questions", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnx", "onnx-int8"])
+    parser.add_argument(
+        "--onnx-cache", type=Path, default=None, help="ONNX export cache (default: temporary)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     return parser.parse_args(argv)
 
@@ -86,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     questions, contexts = load_squad_pairs(args.data, args.questions)
     with tempfile.TemporaryDirectory() as scratch:
+        args.onnx_cache = args.onnx_cache or Path(scratch) / "onnx"
         model_dir = args.model
         if model_dir is None:
             sys.path.insert(0, str(ROOT))
@@ -94,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             model_dir = build_tiny_qa_model(Path(scratch) / "tiny")
         results = measure(model_dir, questions, contexts, args)
     print(f"model           {results['model'] if args.model else 'tiny test model (random)'}")
+    print(f"backend         {results['backend']}")
     print(f"questions       {results['questions']}")
     print(
         f"single p50      {results['single_p50_ms']:.2f} ms  (p90 {results['single_p90_ms']:.2f})"

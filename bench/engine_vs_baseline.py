@@ -101,6 +101,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--with-answers", action="store_true", help="keep answers in the JSON")
     return parser.parse_args(argv)
 
 
@@ -118,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         runs[f"qaflow-{backend}"] = run_qaflow(model_dir, backend, rows, args)
 
     baseline = runs.get("pipeline-per-row")
+    qaflow_torch = runs.get("qaflow-torch")
     table = []
     for name, run in runs.items():
         run["questions_per_s"] = len(rows) / run["seconds"]
@@ -129,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
                 for a, b in zip(run["answers"], baseline["answers"], strict=True)
             )
             run["same_answer_as_pipeline"] = same / len(rows)
+        if qaflow_torch is not None:
+            same = sum(
+                a["text"] == b["text"]
+                for a, b in zip(run["answers"], qaflow_torch["answers"], strict=True)
+            )
+            run["same_answer_as_qaflow_torch"] = same / len(rows)
         table.append(
             [
                 name,
@@ -137,13 +145,15 @@ def main(argv: list[str] | None = None) -> int:
                 run["exact_match"],
                 run["f1"],
                 run.get("same_answer_as_pipeline"),
+                run.get("same_answer_as_qaflow_torch"),
                 run.get("export_seconds"),
                 f"{run['load_average'][0][0]:.1f}->{run['load_average'][1][0]:.1f}",
             ]
         )
     print(f"\nmodel {model_dir}, {len(rows)} questions, batch size {args.batch_size}")
     print_table(
-        ["run", "q/s", "x pipeline", "EM", "F1", "same answer", "export s", "load avg"], table
+        ["run", "q/s", "x pipeline", "EM", "F1", "= pipeline", "= torch", "export s", "load avg"],
+        table,
     )
     summary = {
         "model": str(model_dir),
@@ -153,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_answer_len": args.max_answer_len,
         "machine": machine(),
         "runs": {
-            name: {key: value for key, value in run.items() if key != "answers"}
+            name: {k: v for k, v in run.items() if k != "answers" or args.with_answers}
             for name, run in runs.items()
         },
     }

@@ -4,7 +4,7 @@
 
 FLOPs per question come from the model's shape (layers, hidden, intermediate, heads) and the
 token counts actually run: the windows the reader cut, padded as the backend pads them (length-
-sorted batches of --batch-size for torch and onnx; onnx-int8 runs each window alone, unpadded).
+sorted batches of --batch-size for torch; the ONNX backends run each window alone, unpadded).
 Achieved FLOP/s = those FLOPs / measured time, as a fraction of dense GEMM throughput measured in
 the same run: fp32 (torch.mm and numpy, 2048x2048) and int8 (torch._int_mm, ONNX Runtime
 MatMulInteger). Matmul peaks are measured before and after the backends; the higher is used.
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     useful = executed_flops(lengths, shape, None)
     table = []
     for backend, run in runs.items():
-        batch = None if backend == "onnx-int8" else args.batch_size
+        batch = None if backend.startswith("onnx") else args.batch_size
         executed = executed_flops(lengths, shape, batch)
         run["gflop_per_question"] = useful / len(rows) / 1e9
         run["padding_overhead"] = executed / useful - 1

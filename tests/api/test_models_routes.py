@@ -20,6 +20,7 @@ def test_models_lists_the_default_entry(api: Api) -> None:
             "tokenizer": str(api.model_dir),
             "model": str(api.model_dir),
             "backend": "torch",
+            "default": True,
         }
     ]
 

@@ -143,3 +143,22 @@ def test_the_worker_answers_uploads_until_sigterm(env: dict[str, str], tmp_path:
         stdout, stderr = worker.communicate(timeout=WAIT_S)
     assert worker.returncode == 0, stderr
     assert "Pipeline worker stopped." in stdout
+
+
+def test_upload_wait_answers_the_upload_in_the_same_command(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "wait.csv"
+    rows = ["id,question,context"] + [
+        f"{n},Who wrote program {n}?,Ada Lovelace wrote program {n} in 1843." for n in range(6)
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    output = ok(env, "upload", "--wait", str(path))
+
+    match = re.search(r"upload ([0-9a-f]{32})", output)
+    assert match is not None
+    assert f"Upload {match.group(1)}: done" in " ".join(output.split())
+    answers = json.loads(ok(env, "export", match.group(1), "--format", "json", "-o", "-"))
+    assert [item["row_index"] for item in answers] == list(range(6))
+    assert all(item["error"] is None for item in answers)

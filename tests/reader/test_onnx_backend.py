@@ -10,8 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qaflow.errors import ConfigurationError, InvalidInputError
-from qaflow.reader import Answer, ModelSpec, Reader, ReaderOptions, load_reader
+from qaflow.errors import ConfigurationError, InvalidInputError, ModelLoadError
+from qaflow.reader import (
+    Answer,
+    ModelSpec,
+    Reader,
+    ReaderOptions,
+    build_onnx_model,
+    load_reader,
+)
 from qaflow.reader.backends import create_backend
 from qaflow.reader.batching import pad_batch
 from qaflow.reader.features import encode_features
@@ -174,6 +181,17 @@ def test_default_cache_dir_follows_qaflow_home(
     assert list((tmp_path / "cache" / "onnx").glob(f"*/{FP32_FILE}"))
 
 
+def test_unknown_hub_id_while_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    hub_id = "qaflow-tests/no-such-model"
+    spec = ModelSpec("missing", hub_id, hub_id, backend="onnx")
+    with pytest.raises(ModelLoadError, match=f"'missing' \\(ref {hub_id}\\).*offline"):
+        build_onnx_model(spec, int8=False, cache_dir=tmp_path)
+
+
 @pytest.mark.parametrize("kind", ["onnx", "onnx-int8"])
 def test_missing_onnxruntime_is_a_configuration_error(
     tiny_spec: ModelSpec, monkeypatch: pytest.MonkeyPatch, kind: str
@@ -184,3 +202,38 @@ def test_missing_onnxruntime_is_a_configuration_error(
         ConfigurationError, match=r"needs ONNX Runtime: pip install 'qaflow\[onnx\]'"
     ):
         load_reader(spec)
+
+
+def build_tiny_distilbert(directory: Path) -> Path:
+    """A DistilBERT QA model: no token type embeddings, other attention and layer names."""
+    import shutil
+
+    import torch
+    from transformers import DistilBertConfig, DistilBertForQuestionAnswering
+
+    from tests.support.tiny_model import TOKENIZER_FILES, bundled_tokenizer_dir
+
+    directory.mkdir(parents=True)
+    for name in TOKENIZER_FILES:
+        shutil.copy2(bundled_tokenizer_dir() / name, directory / name)
+    config = DistilBertConfig(
+        vocab_size=30522, dim=32, n_layers=2, n_heads=2, hidden_dim=64, initializer_range=0.2
+    )
+    torch.manual_seed(0)
+    DistilBertForQuestionAnswering(config).save_pretrained(directory)
+    return directory
+
+
+def test_model_without_token_types_exports_and_agrees(tmp_path: Path) -> None:
+    model_dir = str(build_tiny_distilbert(tmp_path / "distilbert"))
+    questions, contexts = qa_pairs(8, seed=5)
+    results = []
+    for kind in ("torch", "onnx"):
+        spec = ModelSpec("distil", model_dir, model_dir, backend=kind)  # type: ignore[arg-type]
+        reader = load_reader(spec, options=WINDOWED, onnx_cache_dir=tmp_path / "cache")
+        results.append(spans(reader.answer(questions, contexts, top_k=2)))
+    assert results[0] == results[1]
+    assert ensure_onnx_model(model_dir, "fp32", tmp_path / "cache").input_names == (
+        "input_ids",
+        "attention_mask",
+    )

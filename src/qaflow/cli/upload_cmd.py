@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from qaflow.cli._common import EXIT_BAD_INPUT, EXIT_ERROR, cli_runtime, console, err_console
+from qaflow.cli.pipeline_cmd import follow_uploads
 from qaflow.db import UploadOrigin
 from qaflow.errors import InvalidInputError, NotFoundError
 from qaflow.services import uploads
@@ -27,6 +28,14 @@ def upload(
         list[Path],
         typer.Argument(help="CSV files whose header names 'question' and 'context' columns."),
     ],
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Run the pipeline in this process until the uploads are answered and in SQL "
+            "(otherwise a running `qaflow serve` or `qaflow worker` answers them).",
+        ),
+    ] = False,
 ) -> None:
     """Validate and store each CSV FILE as an upload; the batch pipeline answers its rows.
 
@@ -34,7 +43,11 @@ def upload(
     Exits with 2 when any file was refused.
     """
     with cli_runtime() as runtime:
-        _, failures = upload_files(runtime, files)
+        stored, failures = upload_files(runtime, files)
+        if wait and stored:
+            statuses = follow_uploads(runtime, [item.id for item in stored])
+            if any(status.state == "failed" for status in statuses):
+                raise typer.Exit(EXIT_ERROR)
     if failures:
         raise typer.Exit(EXIT_BAD_INPUT)
 

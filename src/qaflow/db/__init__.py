@@ -1,6 +1,7 @@
 """The SQL layer: models, engines, migrations and the answer upsert."""
 
 from qaflow.db.answers import upsert_answers
+from qaflow.db.dialect import dialect_name, insert_ignoring_duplicates
 from qaflow.db.engine import check_connection, create_db_engine, create_session_factory
 from qaflow.db.migrate import alembic_config, current_revision, head_revision, upgrade_database
 from qaflow.db.models import AnswerRecord, AnswerSource, Base, ModelBackend, ModelEntry
@@ -48,7 +49,9 @@ __all__ = [
     "create_db_engine",
     "create_session_factory",
     "current_revision",
+    "dialect_name",
     "head_revision",
+    "insert_ignoring_duplicates",
     "upgrade_database",
     "upsert_answers",
     "utc_now",

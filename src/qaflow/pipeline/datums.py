@@ -17,14 +17,24 @@ from fnmatch import fnmatchcase
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from qaflow.db import Blob, Commit, Datum, DatumState, FileOp, Job, JobScope, RepoFile, Upload
+from qaflow.db import (
+    Blob,
+    Commit,
+    Datum,
+    DatumState,
+    FileOp,
+    Job,
+    JobScope,
+    RepoFile,
+    Upload,
+    insert_ignoring_duplicates,
+)
 from qaflow.errors import InvalidInputError
 from qaflow.pipeline._sql import updated_one
 from qaflow.pipeline.csvio import validate_csv_stream
 from qaflow.pipeline.spec import PipelineSpec
 from qaflow.storage import ObjectStore
 from qaflow.versioning import blob_key, commit_changes, get_repo, head_files
-from qaflow.versioning._sql import insert_ignoring_duplicates
 
 IN_CHUNK = 500
 _OUTPUT_NAME = re.compile(r"rows-(\d+)-(\d+)\.parquet")

@@ -85,7 +85,12 @@ def resolve_model_dir(ref: str) -> Path:
         return path.resolve()
     from huggingface_hub import snapshot_download
 
-    return Path(snapshot_download(ref))
+    # Config, tokenizer and PyTorch weights only: hub repos often also hold TF/Flax/ONNX copies.
+    files = ["*.json", "*.txt", "*.model", "*.safetensors"]
+    snapshot = Path(snapshot_download(ref, allow_patterns=files))
+    if not any(snapshot.glob("*.safetensors")):
+        snapshot = Path(snapshot_download(ref, allow_patterns=[*files, "*.bin"]))
+    return snapshot
 
 
 def model_fingerprint(model_dir: Path) -> str:

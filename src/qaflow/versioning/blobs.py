@@ -8,10 +8,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from qaflow.db import Blob
+from qaflow.db import Blob, insert_ignoring_duplicates
 from qaflow.errors import InvalidInputError
 from qaflow.storage import ObjectStore
-from qaflow.versioning._sql import insert_ignoring_duplicates
 
 BLOB_PREFIX = "blobs/sha256/"
 _SHA256 = re.compile(r"[0-9a-f]{64}")

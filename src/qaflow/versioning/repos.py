@@ -5,9 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qaflow.db import Repo, RepoKind
+from qaflow.db import Repo, RepoKind, insert_ignoring_duplicates
 from qaflow.errors import ConflictError, InvalidInputError, NotFoundError
-from qaflow.versioning._sql import insert_ignoring_duplicates
 
 MAX_REPO_NAME_CHARS = 200
 
