@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 # The CPU build of torch: a bare `torch` requirement can pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
+# Console scripts of the venv (qaflow, weed, streamlit) are what the tests run, as users do.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: help install serve test test-unit lint format bench clean
 

@@ -100,6 +100,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="default: all cores")
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--reuse-baseline",
+        type=Path,
+        help="take (a) from an earlier --with-answers JSON of the same model and questions",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--with-answers", action="store_true", help="keep answers in the JSON")
     return parser.parse_args(argv)
@@ -111,7 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = load_xquad(args.data, args.limit)
     model_dir = args.model or bench_model(args.head)
     runs: dict[str, dict[str, Any]] = {}
-    if not args.skip_baseline:
+    if args.reuse_baseline:
+        previous = json.loads(args.reuse_baseline.read_text(encoding="utf-8"))
+        runs["pipeline-per-row"] = previous["runs"]["pipeline-per-row"]
+        if len(runs["pipeline-per-row"]["answers"]) != len(rows):
+            raise SystemExit("--reuse-baseline: that run answered a different number of questions")
+    elif not args.skip_baseline:
         print(f"[bench] (a) transformers 4.x pipeline, one call per row: {len(rows)} questions")
         runs["pipeline-per-row"] = run_baseline(model_dir, rows, args)
     for backend in args.backends.split(","):

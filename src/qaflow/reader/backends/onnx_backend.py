@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +27,22 @@ class OnnxBackend:
     that: dynamic quantization scales activations by the range of the whole input tensor, so
     rows run together would change each other's answers, and so would padding. It also pays for
     fp32: no FLOPs go to padding, and ONNX Runtime's kernels are as efficient on one window
-    (~100-384 tokens) as on a batch of them.
+    (~100-384 tokens) as on a batch of them. Up to ``concurrency`` windows run at once: their
+    operators interleave on the intra-op pool, which keeps the cores busy where one window's
+    serial stretches (LayerNorm, softmax, thread wake-ups) would leave them idle.
     """
 
-    def __init__(self, session: Any, *, max_sequence_length: int | None) -> None:
+    def __init__(
+        self, session: Any, *, max_sequence_length: int | None, concurrency: int = 1
+    ) -> None:
         self._session = session
         self._input_names = frozenset(node.name for node in session.get_inputs())
         self._max_sequence_length = max_sequence_length
+        self._pool = (
+            ThreadPoolExecutor(concurrency, thread_name_prefix="qaflow-onnx")
+            if concurrency > 1
+            else None
+        )
 
     @classmethod
     def from_pretrained(
@@ -45,7 +56,11 @@ class OnnxBackend:
         session = ort.InferenceSession(
             str(model.path), session_options(threads), providers=["CPUExecutionProvider"]
         )
-        return cls(session, max_sequence_length=model.max_position_embeddings)
+        return cls(
+            session,
+            max_sequence_length=model.max_position_embeddings,
+            concurrency=threads or os.cpu_count() or 1,
+        )
 
     @property
     def max_sequence_length(self) -> int | None:
@@ -59,6 +74,27 @@ class OnnxBackend:
     ) -> tuple[LogitArray, LogitArray]:
         if not _right_padded(attention_mask):
             raise InvalidInputError("the ONNX backends need right-padded batches (mask 1s then 0s)")
+        feed = self._feed(input_ids, attention_mask, token_type_ids)
+        start = np.full(input_ids.shape, _PADDING_LOGIT, dtype=np.float32)
+        end = start.copy()
+
+        def run_window(row: int, length: int) -> None:
+            window = {name: array[row : row + 1, :length] for name, array in feed.items()}
+            start[row, :length], end[row, :length] = (logits[0] for logits in self._run(window))
+
+        lengths = attention_mask.sum(axis=1).tolist()
+        windows = [(row, length) for row, length in enumerate(lengths) if length > 0]
+        if self._pool is None or len(windows) == 1:
+            for row, length in windows:
+                run_window(row, length)
+        else:
+            for done in [self._pool.submit(run_window, *window) for window in windows]:
+                done.result()
+        return start, end
+
+    def _feed(
+        self, input_ids: IdArray, attention_mask: IdArray, token_type_ids: IdArray | None
+    ) -> dict[str, IdArray]:
         feed = {
             "input_ids": np.ascontiguousarray(input_ids, dtype=np.int64),
             "attention_mask": np.ascontiguousarray(attention_mask, dtype=np.int64),
@@ -70,15 +106,7 @@ class OnnxBackend:
                 if token_type_ids is None
                 else np.ascontiguousarray(token_type_ids, dtype=np.int64)
             )
-        lengths = feed["attention_mask"].sum(axis=1)
-        start = np.full(input_ids.shape, _PADDING_LOGIT, dtype=np.float32)
-        end = start.copy()
-        for row, length in enumerate(lengths.tolist()):
-            if length == 0:
-                continue
-            window = {name: array[row : row + 1, :length] for name, array in feed.items()}
-            start[row, :length], end[row, :length] = (logits[0] for logits in self._run(window))
-        return start, end
+        return feed
 
     def _run(self, feed: dict[str, IdArray]) -> tuple[LogitArray, LogitArray]:
         start, end = self._session.run(list(OUTPUT_NAMES), feed)
