@@ -14,8 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ExecutorKind = Literal["local", "ray"]
 
-DEFAULT_MODEL_NAME = "distilled-bert"
-DEFAULT_MODEL_REF = "distilbert-base-uncased-distilled-squad"
+DEFAULT_MODEL_NAME = "minilm-squad"
+# Shipped inside the package (qaflow/bundled/): answers offline right after `pip install`.
+DEFAULT_MODEL_REF = "bundled:minilm-l6-squad"
 
 
 class Settings(BaseSettings):
@@ -57,7 +58,7 @@ class Settings(BaseSettings):
     )
     default_model_ref: str = Field(
         default=DEFAULT_MODEL_REF,
-        description="Hub id or local directory the default registry entry points at.",
+        description="Hub id, local directory or bundled:<name> of the default registry entry.",
     )
     api_token: SecretStr | None = Field(
         default=None,

@@ -10,7 +10,15 @@ import typer
 from rich.table import Table
 
 from qaflow import __version__
-from qaflow.cli import eval_cmd, models_cmd, pipeline_cmd, train_cmd, ui_cmd, upload_cmd
+from qaflow.cli import (
+    eval_cmd,
+    models_cmd,
+    optimize_cmd,
+    pipeline_cmd,
+    train_cmd,
+    ui_cmd,
+    upload_cmd,
+)
 from qaflow.cli._common import (
     EXIT_BAD_INPUT,
     cli_runtime,
@@ -157,6 +165,7 @@ def show_config(
 upload_cmd.register(app)
 pipeline_cmd.register(app)
 ui_cmd.register(app)
+optimize_cmd.register(models_cmd.app)
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(db_app, name="db")
 eval_cmd.register(app, resolve_model=_resolve_eval_model)

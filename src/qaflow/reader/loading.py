@@ -7,17 +7,19 @@ from typing import Any
 
 from qaflow.errors import ConfigurationError, ModelLoadError, QaflowError
 from qaflow.reader.backends import QABackend, check_backend, create_backend
+from qaflow.reader.bundled import resolve_ref
 from qaflow.reader.onnx_cache import OnnxModel, ensure_onnx_model
 from qaflow.reader.types import ModelSpec, ReaderOptions
 
 
 def load_tokenizer(spec: ModelSpec) -> Any:
     """The fast tokenizer named by ``spec.tokenizer``; raises :class:`ModelLoadError`."""
-    _require_existing_directory(spec, spec.tokenizer)
+    ref = resolve_ref(spec.tokenizer)
+    _require_existing_directory(spec, ref)
     try:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer)
+        tokenizer = AutoTokenizer.from_pretrained(ref)
     except Exception as exc:
         raise _load_error(spec, spec.tokenizer, f"tokenizer: {_reason(exc)}") from exc
     if not getattr(tokenizer, "is_fast", False):
@@ -29,11 +31,10 @@ def load_backend(
     spec: ModelSpec, *, threads: int | None, onnx_cache_dir: Path | None = None
 ) -> QABackend:
     """The model named by ``spec.model`` on ``spec.backend``; raises :class:`ModelLoadError`."""
-    _require_existing_directory(spec, spec.model)
+    ref = resolve_ref(spec.model)
+    _require_existing_directory(spec, ref)
     try:
-        return create_backend(
-            spec.backend, spec.model, threads=threads, onnx_cache_dir=onnx_cache_dir
-        )
+        return create_backend(spec.backend, ref, threads=threads, onnx_cache_dir=onnx_cache_dir)
     except QaflowError:
         raise
     except Exception as exc:
@@ -43,9 +44,10 @@ def load_backend(
 def build_onnx_model(spec: ModelSpec, *, int8: bool, cache_dir: Path) -> OnnxModel:
     """Export ``spec.model`` to ONNX into ``cache_dir`` now (the ONNX backends reuse it)."""
     check_backend("onnx-int8" if int8 else "onnx")
-    _require_existing_directory(spec, spec.model)
+    ref = resolve_ref(spec.model)
+    _require_existing_directory(spec, ref)
     try:
-        return ensure_onnx_model(spec.model, "int8" if int8 else "fp32", cache_dir)
+        return ensure_onnx_model(ref, "int8" if int8 else "fp32", cache_dir)
     except QaflowError:
         raise
     except Exception as exc:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from qaflow.config import Settings
 from qaflow.db import create_db_engine, create_session_factory, upgrade_database
 from qaflow.reader import ReaderCache
+from qaflow.reader.onnx_cache import default_onnx_cache_dir
 from qaflow.services.answering import AnsweringService
 from qaflow.services.registry import ensure_default_model
 from qaflow.storage import ObjectStore, open_store
@@ -37,7 +38,9 @@ def open_runtime(settings: Settings, *, migrate: bool = True) -> Iterator[Runtim
         sessions = create_session_factory(engine)
         with sessions() as session:
             ensure_default_model(session=session, settings=settings)
-        readers = ReaderCache(threads=settings.torch_threads)
+        readers = ReaderCache(
+            threads=settings.torch_threads, onnx_cache_dir=default_onnx_cache_dir(settings)
+        )
         answering = AnsweringService(readers=readers, settings=settings)
         try:
             yield Runtime(
