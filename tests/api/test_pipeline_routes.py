@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from qaflow.config import Settings
 from tests.api.conftest import Api
 from tests.support.live_server import live_api
+from tests.support.seaweed import S3Server
 from tests.support.tiny_model import build_tiny_qa_model
 
 WAIT_S = 180
@@ -195,3 +197,33 @@ def test_the_diff_refuses_commits_of_the_uploads_repo(api: Api) -> None:
 
     assert response.status_code == 400
     assert "holds input files" in response.json()["detail"]
+
+
+@pytest.mark.integration
+def test_on_s3_storage_an_upload_is_answered_into_the_history(
+    api_settings: Settings, s3_server: S3Server, tmp_path: Path
+) -> None:
+    """The newcomer's journey with the bucket on a real S3 server (SeaweedFS)."""
+    settings = api_settings.model_copy(
+        update={
+            "storage_url": f"{s3_server.url}/{tmp_path.name}",
+            "s3_endpoint_url": s3_server.endpoint_url,
+            "s3_access_key_id": SecretStr(s3_server.access_key_id),
+            "s3_secret_access_key": SecretStr(s3_server.secret_access_key),
+            "s3_region": s3_server.region,
+            "embedded_worker": True,
+            "worker_poll_s": 0.1,
+        }
+    )
+    started = int(time.time())
+    with live_api(settings) as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
+        upload_id = post_csv(client, question_csv(5))
+        status = answered(client, upload_id)
+        assert status["state"] == "done"
+        history = client.get(
+            "/answer", params={"start": started, "end": int(time.time()), "source": "batch"}
+        ).json()
+    assert sorted(row["question"] for row in history) == sorted(
+        f"Who wrote program {n}?" for n in range(5)
+    )
+    assert {row["upload_id"] for row in history} == {upload_id}
