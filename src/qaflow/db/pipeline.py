@@ -15,10 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from qaflow.db.models import Base, _string_enum
 from qaflow.db.types import UTCDateTime, utc_now
-
-SHA256_LENGTH = 64
-ID_LENGTH = 32
-PATH_LENGTH = 1024
+from qaflow.db.versioning import ID_LENGTH, PATH_LENGTH, SHA256_LENGTH
 
 
 class JobScope(enum.StrEnum):
