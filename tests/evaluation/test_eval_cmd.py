@@ -2,6 +2,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -87,3 +88,31 @@ def test_missing_model_directory_fails_cleanly(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "Could not load model" in result.output
+
+
+def test_backend_option_scores_with_that_runtime(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QAFLOW_HOME", str(tmp_path / "home"))
+    data = _csv(tmp_path / "d.csv")
+    predictions = {}
+    for backend in ("torch", "onnx"):
+        report = tmp_path / f"{backend}.json"
+        args = ["eval", str(data), "--model", str(tiny_model_dir), "--report", str(report)]
+        result = CliRunner().invoke(_app(), [*args, "--backend", backend])
+        assert result.exit_code == 0, result.output
+        predictions[backend] = [
+            p["prediction"] for p in json.loads(report.read_text())["predictions"]
+        ]
+    # fp32 ONNX reproduces PyTorch's logits, so the answers are the same strings
+    assert predictions["onnx"] == predictions["torch"]
+    assert list((tmp_path / "home").rglob("*.onnx")), "the ONNX export was not built"
+
+
+def test_unknown_backend_is_refused(tiny_model_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        _app(),
+        ["eval", str(_csv(tmp_path / "d.csv")), "--model", str(tiny_model_dir), "--backend", "tpu"],
+    )
+    assert result.exit_code == 2
+    assert "tpu" in result.output

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +15,12 @@ from qaflow.cli._common import EXIT_BAD_INPUT, console, fail, readable_errors, s
 from qaflow.reader import ModelSpec
 
 ModelResolver = Callable[[str | None], ModelSpec]
+
+
+class EvalBackend(StrEnum):
+    TORCH = "torch"
+    ONNX = "onnx"
+    ONNX_INT8 = "onnx-int8"
 
 
 def resolve_local_model(name: str | None) -> ModelSpec:
@@ -45,6 +53,10 @@ def register(app: typer.Typer, resolve_model: ModelResolver = resolve_local_mode
         max_seq_len: Annotated[int, typer.Option(min=32, help="Tokens per window.")] = 384,
         doc_stride: Annotated[int, typer.Option(min=0, help="Overlap of windows.")] = 128,
         threads: Annotated[int | None, typer.Option(min=1, help="Torch threads.")] = None,
+        backend: Annotated[
+            EvalBackend | None,
+            typer.Option(help="Runtime to score with (default: the model's own)."),
+        ] = None,
     ) -> None:
         """Score a model on DATA with the SQuAD v1.1 metrics (exact match, F1)."""
         from qaflow.evaluation import evaluate_reader, load_eval_examples
@@ -53,6 +65,8 @@ def register(app: typer.Typer, resolve_model: ModelResolver = resolve_local_mode
         with readable_errors():
             examples = load_eval_examples(data, limit=limit)
             spec = resolve_model(model)
+            if backend is not None:
+                spec = replace(spec, backend=backend.value)
             options = ReaderOptions(
                 max_seq_len=max_seq_len, doc_stride=doc_stride, batch_size=batch_size
             )
