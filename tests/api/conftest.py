@@ -25,6 +25,7 @@ def api_settings(tmp_path: Path, database_url: str, tiny_model_dir: Path) -> Set
         database_url=database_url,
         default_model="tiny",
         default_model_ref=str(tiny_model_dir),
+        default_model_backend="torch",
         batch_wait_ms=20,
     )
 

@@ -20,6 +20,7 @@ def env(tmp_path: Path, tiny_model_dir: Path) -> dict[str, str]:
         "QAFLOW_HOME": str(tmp_path / "home"),
         "QAFLOW_DEFAULT_MODEL": "tiny",
         "QAFLOW_DEFAULT_MODEL_REF": str(tiny_model_dir),
+        "QAFLOW_DEFAULT_MODEL_BACKEND": "torch",
         "HF_HUB_OFFLINE": "1",
     }
 

@@ -39,6 +39,7 @@ def pipeline_settings_for(
         "database_url": database_url,
         "default_model": "tiny",
         "default_model_ref": str(model_dir),
+        "default_model_backend": "torch",
         "shard_rows": 4,
         "retry_backoff_s": 0.05,
         "worker_poll_s": 0.05,

@@ -46,6 +46,7 @@ def test_a_killed_run_resumes_without_losing_or_doubling_answers(
         "QAFLOW_DATABASE_URL": database_url,
         "QAFLOW_DEFAULT_MODEL": "tiny",
         "QAFLOW_DEFAULT_MODEL_REF": str(tiny_model_dir),
+        "QAFLOW_DEFAULT_MODEL_BACKEND": "torch",
         "QAFLOW_SHARD_ROWS": str(SHARD_ROWS),
         "HF_HUB_OFFLINE": "1",
     }

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
 from qaflow.config import Settings
 from qaflow.errors import ModelLoadError
-from qaflow.reader import ModelSpec, load_reader
+from qaflow.reader import Backend, ModelSpec, load_reader
 from qaflow.reader.bundled import bundled_models, resolve_ref
 
 BUNDLED = "bundled:minilm-l6-squad"
@@ -59,8 +60,22 @@ def test_an_unknown_bundled_name_lists_what_is_shipped() -> None:
         resolve_ref("bundled:nope")
 
 
-def test_the_bundled_model_answers_plain_factual_questions() -> None:
-    reader = load_reader(ModelSpec(name="bundled", model=BUNDLED, tokenizer=BUNDLED))
+@pytest.fixture(scope="module")
+def onnx_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A QAFLOW_HOME of the module's own, so the int8 export is built once and not in ~."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QAFLOW_HOME", str(tmp_path_factory.mktemp("home")))
+        yield
+
+
+# onnx-int8 is what the default registry entry runs, torch what any transformers user gets
+@pytest.mark.parametrize("backend", ["torch", "onnx-int8"])
+def test_the_bundled_model_answers_plain_factual_questions(
+    backend: Backend, onnx_home: None
+) -> None:
+    reader = load_reader(
+        ModelSpec(name="bundled", model=BUNDLED, tokenizer=BUNDLED, backend=backend)
+    )
     answers = reader.answer([q for q, _, _ in FACTS], [c for _, c, _ in FACTS])
     for (_, context, expected), (best, *_) in zip(FACTS, answers, strict=True):
         assert expected.lower() in best.text.lower(), (expected, best)

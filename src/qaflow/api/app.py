@@ -14,7 +14,7 @@ from qaflow.api.routes import answers, health, models, pipeline, uploads
 from qaflow.config import Settings, load_settings
 from qaflow.services.pipeline_service import ensure_question_answer
 from qaflow.services.pipeline_worker import EmbeddedWorker
-from qaflow.services.runtime import Runtime, open_runtime
+from qaflow.services.runtime import Runtime, open_runtime, preload_default_model
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_runtime(resolved) as runtime:
             app.state.qaflow = runtime
+            preload_default_model(runtime)
             async with _pipeline(runtime):
                 yield
 

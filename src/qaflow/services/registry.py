@@ -20,7 +20,7 @@ def ensure_default_model(*, session: Session, settings: Settings) -> None:
                 name=settings.default_model,
                 tokenizer=settings.default_model_ref,
                 model=settings.default_model_ref,
-                backend=ModelBackend.TORCH,
+                backend=ModelBackend(settings.default_model_backend),
             )
         )
         session.commit()

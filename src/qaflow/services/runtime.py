@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,8 +16,10 @@ from qaflow.db import create_db_engine, create_session_factory, upgrade_database
 from qaflow.reader import ReaderCache
 from qaflow.reader.onnx_cache import default_onnx_cache_dir
 from qaflow.services.answering import AnsweringService
-from qaflow.services.registry import ensure_default_model
+from qaflow.services.registry import ensure_default_model, resolve_model
 from qaflow.storage import ObjectStore, open_store
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -55,3 +59,22 @@ def open_runtime(settings: Settings, *, migrate: bool = True) -> Iterator[Runtim
             answering.close()
     finally:
         engine.dispose()
+
+
+def preload_default_model(runtime: Runtime) -> threading.Thread:
+    """Load the default model (building its ONNX graph when needed) on a background thread,
+    so the first question after start-up does not wait for it. Failures are only logged: the
+    request that needs the model reports them."""
+
+    def load() -> None:
+        try:
+            with runtime.sessions() as session:
+                spec = resolve_model(session=session, settings=runtime.settings, name=None)
+            runtime.readers.get(spec)
+            logger.info("default model %s (%s) ready", spec.name, spec.backend)
+        except Exception as exc:  # an optimisation only: never take the process down
+            logger.warning("could not preload the default model: %s", exc)
+
+    thread = threading.Thread(target=load, name="qaflow-preload", daemon=True)
+    thread.start()
+    return thread
