@@ -51,7 +51,8 @@ def _enum_values(enum_class: type[enum.Enum]) -> list[str]:
     return [str(member.value) for member in enum_class]
 
 
-def _string_enum(enum_class: type[enum.Enum], name: str) -> Enum:
+def string_enum(enum_class: type[enum.Enum], name: str) -> Enum:
+    """A column type for ``enum_class`` stored by value, shared by every state column."""
     # Stored as VARCHAR + CHECK rather than a native type, so adding a value is a plain migration.
     return Enum(
         enum_class,
@@ -78,7 +79,7 @@ class ModelEntry(Base):
     tokenizer: Mapped[str] = mapped_column(String(1000))
     model: Mapped[str] = mapped_column(String(1000))
     backend: Mapped[ModelBackend] = mapped_column(
-        _string_enum(ModelBackend, "model_backend"),
+        string_enum(ModelBackend, "model_backend"),
         default=ModelBackend.TORCH,
         server_default=ModelBackend.TORCH.value,
     )
@@ -107,7 +108,7 @@ class AnswerRecord(Base):
     score: Mapped[float | None] = mapped_column(Float)
     start_char: Mapped[int | None] = mapped_column(Integer)
     end_char: Mapped[int | None] = mapped_column(Integer)
-    source: Mapped[AnswerSource] = mapped_column(_string_enum(AnswerSource, "answer_source"))
+    source: Mapped[AnswerSource] = mapped_column(string_enum(AnswerSource, "answer_source"))
     error: Mapped[str | None] = mapped_column(Text)
 
     upload_id: Mapped[str | None] = mapped_column(String(64))

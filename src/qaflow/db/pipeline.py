@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qaflow.db.models import Base, _string_enum
+from qaflow.db.models import Base, string_enum
 from qaflow.db.types import UTCDateTime, utc_now
 from qaflow.db.versioning import ID_LENGTH, PATH_LENGTH, SHA256_LENGTH
 
@@ -80,9 +80,9 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     pipeline_version_id: Mapped[int] = mapped_column(ForeignKey("pipeline_versions.id"))
     input_commit_id: Mapped[str] = mapped_column(ForeignKey("commits.id"), index=True)
-    scope: Mapped[JobScope] = mapped_column(_string_enum(JobScope, "job_scope"))
+    scope: Mapped[JobScope] = mapped_column(string_enum(JobScope, "job_scope"))
     state: Mapped[JobState] = mapped_column(
-        _string_enum(JobState, "job_state"),
+        string_enum(JobState, "job_state"),
         default=JobState.QUEUED,
         server_default=JobState.QUEUED.value,
     )
@@ -112,7 +112,7 @@ class Datum(Base):
     shard_start: Mapped[int] = mapped_column(Integer)
     shard_stop: Mapped[int] = mapped_column(Integer)
     state: Mapped[DatumState] = mapped_column(
-        _string_enum(DatumState, "datum_state"),
+        string_enum(DatumState, "datum_state"),
         default=DatumState.PENDING,
         server_default=DatumState.PENDING.value,
     )

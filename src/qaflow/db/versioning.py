@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qaflow.db.models import Base, _string_enum
+from qaflow.db.models import Base, string_enum
 from qaflow.db.types import UTCDateTime, utc_now
 
 SHA256_LENGTH = 64
@@ -64,7 +64,7 @@ class Repo(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    kind: Mapped[RepoKind] = mapped_column(_string_enum(RepoKind, "repo_kind"))
+    kind: Mapped[RepoKind] = mapped_column(string_enum(RepoKind, "repo_kind"))
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
@@ -89,7 +89,7 @@ class Commit(Base):
     repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id"))
     seq: Mapped[int] = mapped_column(Integer)
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("commits.id"))
-    origin: Mapped[CommitOrigin] = mapped_column(_string_enum(CommitOrigin, "commit_origin"))
+    origin: Mapped[CommitOrigin] = mapped_column(string_enum(CommitOrigin, "commit_origin"))
     message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     # Provenance of pipeline output; job and pipeline version live in the pipeline's tables,
@@ -107,7 +107,7 @@ class CommitFile(Base):
 
     commit_id: Mapped[str] = mapped_column(ForeignKey("commits.id"), primary_key=True)
     path: Mapped[str] = mapped_column(String(PATH_LENGTH), primary_key=True)
-    op: Mapped[FileOp] = mapped_column(_string_enum(FileOp, "file_op"))
+    op: Mapped[FileOp] = mapped_column(string_enum(FileOp, "file_op"))
     blob_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
     size: Mapped[int | None] = mapped_column(BigInteger)
 
@@ -141,7 +141,7 @@ class Upload(Base):
     rows: Mapped[int] = mapped_column(Integer)
     empty_rows: Mapped[int] = mapped_column(Integer)
     columns_json: Mapped[str] = mapped_column(Text)
-    origin: Mapped[UploadOrigin] = mapped_column(_string_enum(UploadOrigin, "upload_origin"))
+    origin: Mapped[UploadOrigin] = mapped_column(string_enum(UploadOrigin, "upload_origin"))
     commit_id: Mapped[str] = mapped_column(ForeignKey("commits.id"), index=True)
     source_key: Mapped[str | None] = mapped_column(String(PATH_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
