@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from qaflow.config import Settings
+from qaflow.pipeline.csvio import validate_csv_stream
 from qaflow.pipeline.executors import (
     DatumOutcome,
     DatumTask,
@@ -17,9 +20,11 @@ from qaflow.pipeline.executors import (
     run_datum,
 )
 from qaflow.pipeline.inspect import read_blob_rows
+from qaflow.pipeline.row_index import RowIndex, store_row_index
 from qaflow.reader import ModelSpec, ReaderOptions
 from qaflow.storage import ObjectStore, open_store
 from qaflow.versioning import blob_key
+from qaflow.versioning.blobs import row_index_key
 from tests.pipeline.pipeline_support import question_csv
 
 
@@ -89,6 +94,55 @@ def test_a_missing_input_blob_is_the_datums_error(store: ObjectStore, tiny_spec:
     outcome = run_datum(task, store=store, readers=ReaderPool())
     assert outcome.error is not None
     assert "no object" in outcome.error
+
+
+def row_index_of(data: bytes, every: int) -> RowIndex:
+    return validate_csv_stream(io.BytesIO(data), row_index_every=every).row_index
+
+
+def shard_outcomes(store: ObjectStore, sha256: str, spec: ModelSpec) -> list[list[object]]:
+    readers = ReaderPool()
+    tasks = [DatumTask(f"d{s}", sha256, s, s + 3, spec, ReaderOptions()) for s in (0, 3, 6, 9)]
+    return [outcome_rows(store, run_datum(task, store=store, readers=readers)) for task in tasks]
+
+
+def test_datums_read_the_same_rows_with_or_without_a_stored_row_index(
+    store: ObjectStore, tiny_spec: ModelSpec
+) -> None:
+    data = question_csv(12, blank_questions=[4])
+    sha256 = stored_csv(store, data)
+    without = shard_outcomes(store, sha256, tiny_spec)
+
+    store_row_index(store, sha256, row_index_of(data, every=2))
+    with_index = shard_outcomes(store, sha256, tiny_spec)
+    store.put_bytes(row_index_key(sha256), b"{not json")
+    unreadable = shard_outcomes(store, sha256, tiny_spec)
+
+    assert with_index == without
+    assert unreadable == without
+
+
+def test_a_datum_seeks_through_the_stored_row_index(
+    store: ObjectStore, tiny_spec: ModelSpec
+) -> None:
+    data = question_csv(8)
+    sha256 = stored_csv(store, data)
+    every_row = row_index_of(data, every=1)
+    # Off by one row on purpose: "row 2" really starts where row 3 does, a seek reads from there.
+    shifted = replace(
+        every_row, every=2, offsets=every_row.offsets[1::2], lines=every_row.lines[1::2]
+    )
+    store_row_index(store, sha256, shifted)
+
+    task = DatumTask("d", sha256, 2, 4, tiny_spec, ReaderOptions())
+    outcome = run_datum(task, store=store, readers=ReaderPool())
+
+    assert outcome.result_sha256 is not None, outcome.error
+    rows = list(read_blob_rows(store, outcome.result_sha256))
+    assert [(row.row_index, row.passthrough) for row in rows] == [
+        (2, {"id": "3"}),
+        (3, {"id": "4"}),
+    ]
 
 
 @pytest.mark.slow

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -25,6 +25,8 @@ from qaflow.db import (
     create_session_factory,
 )
 from qaflow.errors import InvalidInputError, NotFoundError
+from qaflow.pipeline.csvio import validate_csv_stream
+from qaflow.pipeline.row_index import load_row_index
 from qaflow.services.upload_schemas import UploadPublic
 from qaflow.services.uploads import (
     clean_filename,
@@ -42,33 +44,10 @@ from qaflow.versioning import (
     get_repo,
     head_files,
 )
-from tests.support.seaweed import S3Server
+from qaflow.versioning.blobs import ROW_INDEX_PREFIX, row_index_key
 from tests.versioning.samples import BAD_FILES, GOOD_CSV, GOOD_EMPTY_ROWS, GOOD_ROWS
 
 GOOD_SHA = hashlib.sha256(GOOD_CSV).hexdigest()
-
-
-@pytest.fixture
-def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
-    with session_factory() as opened:
-        yield opened
-
-
-@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.integration)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
-    if request.param == "local":
-        yield open_store_url(str(tmp_path / "storage"))
-        return
-    server: S3Server = request.getfixturevalue("s3_server")
-    opened = open_store_url(f"{server.url}/t-{uuid.uuid4().hex}", options=server.storage_options())
-    yield opened
-    for info in list(opened.list()):
-        opened.delete(info.key)
-
-
-@pytest.fixture
-def local_store(tmp_path: Path) -> ObjectStore:
-    return open_store_url(str(tmp_path / "storage"))
 
 
 def row_counts(session: Session) -> dict[str, int]:
@@ -111,7 +90,8 @@ def test_create_upload_stores_the_blob_commits_it_and_records_the_upload(
     assert upload.columns == ["question", "context", "ref"]
     assert upload.origin == "api"
     assert store.get_bytes(blob_key(GOOD_SHA)) == GOOD_CSV
-    assert keys(store) == [blob_key(GOOD_SHA)]
+    assert keys(store) == [blob_key(GOOD_SHA), row_index_key(GOOD_SHA)]
+    assert load_row_index(store, GOOD_SHA) == validate_csv_stream(io.BytesIO(GOOD_CSV)).row_index
 
     session.expire_all()  # read back what was committed, not the session's objects
     commit = get_commit(session=session, commit_id=upload.commit_id)
@@ -134,7 +114,7 @@ def test_the_same_file_twice_is_two_uploads_over_one_blob(
 
     assert first != second
     assert row_counts(session) == {"uploads": 2, "commits": 2, "blobs": 1}
-    assert keys(store) == [blob_key(GOOD_SHA)]
+    assert keys(store) == [blob_key(GOOD_SHA), row_index_key(GOOD_SHA)]
     repo = get_repo(session=session, name="uploads")
     assert len(head_files(session=session, repo=repo)) == 2
 
@@ -151,6 +131,7 @@ def test_a_bad_csv_is_refused_with_csvio_message_and_nothing_is_stored(
     assert message in caught.value.message
     assert row_counts(session) == {"uploads": 0, "commits": 0, "blobs": 0}
     assert keys(store, BLOB_PREFIX) == []
+    assert keys(store, ROW_INDEX_PREFIX) == []
     assert list_uploads(session=session) == []
 
 
@@ -163,6 +144,34 @@ def test_a_bad_csv_after_good_ones_leaves_them_alone(
 
     assert [u.id for u in list_uploads(session=session)] == [good.id]
     assert row_counts(session) == {"uploads": 1, "commits": 1, "blobs": 1}
+
+
+def test_an_upload_whose_row_index_cannot_be_written_is_still_committed(
+    session: Session, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "storage"
+    root.mkdir()
+    (root / "derived").write_bytes(b"")  # a file where the index's directory would go
+    store = open_store_url(str(root))
+
+    with caplog.at_level(logging.WARNING):
+        upload = upload_bytes(session, store, GOOD_CSV)
+
+    assert "committed without its row index" in caplog.text
+    assert store.get_bytes(blob_key(GOOD_SHA)) == GOOD_CSV
+    assert load_row_index(store, GOOD_SHA) is None
+    session.expire_all()
+    assert get_upload(session=session, upload_id=upload.id) == upload
+    assert row_counts(session) == {"uploads": 1, "commits": 1, "blobs": 1}
+
+
+def test_an_existing_row_index_is_kept(session: Session, local_store: ObjectStore) -> None:
+    other = validate_csv_stream(io.BytesIO(GOOD_CSV), row_index_every=1).row_index
+    local_store.put_bytes(row_index_key(GOOD_SHA), other.to_json())
+
+    upload_bytes(session, local_store, GOOD_CSV)
+
+    assert local_store.get_bytes(row_index_key(GOOD_SHA)) == other.to_json()
 
 
 @pytest.mark.parametrize(
@@ -321,6 +330,7 @@ def test_scan_commits_good_files_and_deletes_each_only_after_its_commit(
         assert commit.origin == CommitOrigin.BUCKET_SCAN
         for upload in uploads:
             assert store.exists(blob_key(upload.sha256))
+            assert store.exists(row_index_key(upload.sha256))
 
 
 def test_scan_moves_bad_files_to_rejected_with_the_reason(

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
+from qaflow.services.pipeline_schemas import UploadStatus
+from qaflow.ui import client as ui_client
+from qaflow.ui.client import ApiClient
+from qaflow.ui.views import upload as upload_view
 from tests.ui.conftest import PageRunner, UiApi
 
 GOOD_CSV = (
@@ -21,6 +27,24 @@ def _upload(page: AppTest, *files: tuple[str, bytes]) -> None:
     page.get("file_uploader")[0].set_value([(name, data, "text/csv") for name, data in files])
     page.run()
     next(b for b in page.button if b.label == "Upload").click().run()
+
+
+@pytest.fixture
+def status_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The upload ids the pages ask GET /uploads/{id} about (the real call still runs)."""
+    calls: list[str] = []
+    real: Callable[[ApiClient, str], UploadStatus] = ui_client.ApiClient.upload_status
+
+    def counted(self: ApiClient, upload_id: str) -> UploadStatus:
+        calls.append(upload_id)
+        return real(self, upload_id)
+
+    monkeypatch.setattr(ui_client.ApiClient, "upload_status", counted)
+    return calls
+
+
+def _progress_labels(page: AppTest) -> list[str]:
+    return [bar.proto.text for bar in page.get("progress")]
 
 
 def _wait_for_results(page: AppTest) -> None:
@@ -44,7 +68,7 @@ def test_a_bad_csv_is_refused_with_the_apis_reason(ui_api: UiApi, open_page: Pag
 
 
 def test_uploads_follows_the_job_and_shows_the_answers(
-    ui_api: UiApi, open_page: PageRunner
+    ui_api: UiApi, open_page: PageRunner, status_calls: list[str]
 ) -> None:
     page = open_page("upload")
     assert [i.value for i in page.info] == ["No uploads yet.", "No uploads yet."]
@@ -60,6 +84,7 @@ def test_uploads_follows_the_job_and_shows_the_answers(
 
     _wait_for_results(page)
 
+    assert "3 rows." in [c.value for c in page.caption]
     answers = page.dataframe[0].value
     assert list(answers["question"]) == [
         "Who wrote it?",
@@ -71,6 +96,51 @@ def test_uploads_follows_the_job_and_shows_the_answers(
     earlier = page.dataframe[1].value
     assert list(earlier["file"]) == ["questions.csv"]
     assert list(earlier["state"]) == ["done"]
+    assert status_calls == []  # every state came with the list of uploads
+
+
+def test_an_upload_pushed_off_the_list_is_followed_on_its_own(
+    ui_api: UiApi,
+    open_page: PageRunner,
+    status_calls: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(upload_view, "EARLIER_SHOWN", 1)
+    page = open_page("upload")
+
+    _upload(page, ("first.csv", GOOD_CSV), ("second.csv", GOOD_CSV + b"4,Who?,Ada.\n"))
+    deadline = time.monotonic() + WAIT_S
+    while not all(" — done (" in label for label in _progress_labels(page)):
+        assert not page.exception
+        assert time.monotonic() < deadline, "the uploads were not answered"
+        time.sleep(0.5)
+        page.run()
+
+    assert [label.split("**")[1] for label in _progress_labels(page)] == [
+        "second.csv",
+        "first.csv",
+    ]
+    older = ui_api.client.get("/uploads", params={"offset": 1}).json()[0]["id"]
+    assert set(status_calls) == {older}
+    assert list(page.dataframe[1].value["file"]) == ["second.csv"]
+
+
+def test_the_answers_client_reads_a_page_and_the_total(
+    ui_api: UiApi, open_page: PageRunner
+) -> None:
+    page = open_page("upload")
+    _upload(page, ("questions.csv", GOOD_CSV))
+    _wait_for_results(page)
+    [upload] = ui_api.client.get("/uploads").json()
+
+    with ApiClient(ui_api.url) as client:
+        answers = client.upload_answers(upload["id"], limit=2, offset=1)
+
+    assert answers.total == 3
+    assert [row["question"] for row in answers.rows] == [
+        "Where is the tower?",
+        "When was it built?",
+    ]
 
 
 def test_api_down_is_a_readable_message(stopped_api_url: str, open_page: PageRunner) -> None:

@@ -22,6 +22,7 @@ from qaflow.config import ExecutorKind, Settings
 from qaflow.errors import QaflowError
 from qaflow.pipeline.csvio import CsvRow, iter_csv_rows
 from qaflow.pipeline.results import ResultRow, write_results_parquet
+from qaflow.pipeline.row_index import load_row_index
 from qaflow.reader import ModelSpec, Reader, ReaderCache, ReaderOptions
 from qaflow.storage import ObjectStore, open_store
 from qaflow.versioning import blob_key
@@ -89,8 +90,12 @@ def run_datum(task: DatumTask, *, store: ObjectStore, readers: ReaderPool) -> Da
         with tempfile.TemporaryDirectory(prefix="qaflow-datum-") as directory:
             path = Path(directory) / "results.parquet"
             counts = _Counts()
+            # Lets the read seek to its shard; without it (older uploads) it parses from the top.
+            index = load_row_index(store, task.blob_sha256)
             with store.open_read(blob_key(task.blob_sha256)) as source, path.open("wb") as sink:
-                rows = iter_csv_rows(source, start=task.shard_start, stop=task.shard_stop)
+                rows = iter_csv_rows(
+                    source, start=task.shard_start, stop=task.shard_stop, index=index
+                )
                 written = write_results_parquet(answer_rows(reader, rows, counts), sink)
             expected = task.shard_stop - task.shard_start
             if written != expected:

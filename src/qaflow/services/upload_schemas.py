@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from qaflow.services.pipeline_schemas import UploadStatus
+
 UploadOriginName = Literal["api", "cli", "bucket_scan"]
 
 
@@ -25,6 +27,11 @@ class UploadPublic(BaseModel):
     commit_id: str
     origin: UploadOriginName
     created_at: datetime
+
+
+class UploadWithStatus(UploadPublic, UploadStatus):
+    """An upload and how far the pipeline is with it: the fields of both views, as
+    ``GET /uploads`` lists them (the status fields equal ``GET /uploads/{id}``'s)."""
 
 
 @dataclass

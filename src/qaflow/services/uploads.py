@@ -7,6 +7,7 @@ and only a file that passes is stored: blob, commit and upload row in one transa
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -22,7 +23,10 @@ from qaflow.db import CommitOrigin, RepoKind, Upload, UploadOrigin
 from qaflow.db.failures import database_errors
 from qaflow.errors import InvalidInputError, NotFoundError, QaflowError
 from qaflow.pipeline.csvio import CsvSummary, validate_csv_stream
-from qaflow.services.upload_schemas import ScanReport, UploadPublic
+from qaflow.pipeline.row_index import store_row_index
+from qaflow.pipeline.spec import QUESTION_ANSWER
+from qaflow.services.upload_progress import upload_statuses
+from qaflow.services.upload_schemas import ScanReport, UploadPublic, UploadWithStatus
 from qaflow.storage import ObjectStore
 from qaflow.storage.keys import TEMP_NAME_PREFIX
 from qaflow.versioning import create_commit, ensure_repo, store_blob_from_file
@@ -38,6 +42,7 @@ _COMMIT_ORIGINS = {
     UploadOrigin.CLI: CommitOrigin.UPLOAD,
     UploadOrigin.BUCKET_SCAN: CommitOrigin.BUCKET_SCAN,
 }
+_log = logging.getLogger(__name__)
 
 
 def create_upload(
@@ -69,13 +74,32 @@ def get_upload(*, session: Session, upload_id: str) -> UploadPublic:
 
 def list_uploads(*, session: Session, limit: int = 100, offset: int = 0) -> list[UploadPublic]:
     """Uploads, newest first."""
+    return [upload_public(record) for record in _newest_uploads(session, limit, offset)]
+
+
+def list_uploads_with_status(
+    *, session: Session, limit: int = 100, offset: int = 0, pipeline: str = QUESTION_ANSWER
+) -> list[UploadWithStatus]:
+    """Uploads, newest first, each with how far ``pipeline`` is with it.
+
+    The statuses of the whole page are read together: the queries do not grow with ``limit``.
+    """
+    records = _newest_uploads(session, limit, offset)
+    statuses = upload_statuses(session=session, uploads=records, pipeline=pipeline)
+    return [
+        UploadWithStatus.model_validate({**status.model_dump(), **upload_public(rec).model_dump()})
+        for rec, status in zip(records, statuses, strict=True)
+    ]
+
+
+def _newest_uploads(session: Session, limit: int, offset: int) -> list[Upload]:
     query = (
         select(Upload)
         .order_by(Upload.created_at.desc(), Upload.id.desc())
         .limit(limit)
         .offset(offset)
     )
-    return [upload_public(record) for record in session.scalars(query)]
+    return list(session.scalars(query))
 
 
 def upload_public(record: Upload) -> UploadPublic:
@@ -155,7 +179,21 @@ def _commit_staged(
         except BaseException:
             session.rollback()
             raise
+    _store_row_index(store, summary)
     return upload_public(record)
+
+
+def _store_row_index(store: ObjectStore, summary: CsvSummary) -> None:
+    """Store the blob's row index; only an optimisation, so a failure is logged, not raised."""
+    try:
+        store_row_index(store, summary.sha256, summary.row_index)
+    except (QaflowError, OSError) as exc:
+        _log.warning(
+            "upload of %s committed without its row index (shard reads will parse it from the "
+            "start): %s",
+            summary.sha256,
+            exc,
+        )
 
 
 def _record_upload(

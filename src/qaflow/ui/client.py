@@ -27,8 +27,8 @@ from qaflow.services.pipeline_schemas import (
     UploadStatus,
 )
 from qaflow.services.schemas import AnswerPublic, ModelCreate, SourceName
-from qaflow.services.upload_schemas import UploadPublic
-from qaflow.ui.shapes import ModelView, UploadReceipt
+from qaflow.services.upload_schemas import UploadWithStatus
+from qaflow.ui.shapes import AnswersPage, ModelView, UploadReceipt
 
 ModelT = TypeVar("ModelT")
 
@@ -36,6 +36,7 @@ ModelT = TypeVar("ModelT")
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
 UPLOAD_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 NO_ROUTE_PREFIX = "This qaflow API has no route"
+TOTAL_COUNT_HEADER = "X-Total-Count"
 
 
 class ApiUnavailableError(TransientError):
@@ -141,22 +142,27 @@ class ApiClient:
         )
         return self._parse(UploadReceipt, response)
 
-    def list_uploads(self, *, limit: int = 50) -> list[UploadPublic]:
+    def list_uploads(self, *, limit: int = 50) -> list[UploadWithStatus]:
+        """Uploads, newest first, each with its pipeline state and progress."""
         response = self._send("GET", "/uploads", params={"limit": limit})
-        return self._parse(list[UploadPublic], response)
+        return self._parse(list[UploadWithStatus], response)
 
     def upload_status(self, upload_id: str) -> UploadStatus:
         return self._parse(UploadStatus, self._send("GET", f"/uploads/{upload_id}"))
 
-    def upload_answers(self, upload_id: str) -> list[dict[str, Any]]:
-        """The upload's rows with their answers (row_index, question, context, answer, ...)."""
+    def upload_answers(self, upload_id: str, *, limit: int, offset: int = 0) -> AnswersPage:
+        """A page of the upload's rows with their answers (row_index, question, context,
+        answer, ...) and the number of rows in all."""
         response = self._send(
             "GET",
             f"/uploads/{upload_id}/answers",
-            params={"format": "json"},
+            params={"format": "json", "limit": limit, "offset": offset},
             timeout=UPLOAD_TIMEOUT,
         )
-        return self._parse(list[dict[str, Any]], response)
+        rows = self._parse(list[dict[str, Any]], response)
+        total = response.headers.get(TOTAL_COUNT_HEADER, "")
+        # An API without paging sends every row and no count.
+        return AnswersPage(rows=rows, total=int(total) if total.isdigit() else offset + len(rows))
 
     def upload_answers_csv(self, upload_id: str) -> bytes:
         response = self._send(

@@ -6,6 +6,8 @@ version older or newer.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -31,3 +33,10 @@ class UploadReceipt(_Lenient):
     sha256: str | None = None
     rows: int | None = None
     filename: str | None = None
+
+
+class AnswersPage(_Lenient):
+    """One page of an upload's answers (JSON rows) and how many rows there are in all."""
+
+    rows: list[dict[str, Any]]
+    total: int

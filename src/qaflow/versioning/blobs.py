@@ -13,6 +13,8 @@ from qaflow.errors import InvalidInputError
 from qaflow.storage import ObjectStore
 
 BLOB_PREFIX = "blobs/sha256/"
+# Objects derived from a blob (recomputable, so outside blobs/); v1 is the row index's format.
+ROW_INDEX_PREFIX = "derived/csv-row-index/v1/"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -21,6 +23,12 @@ def blob_key(sha256: str) -> str:
     if not _SHA256.fullmatch(sha256):
         raise InvalidInputError(f"not a lower-case hex SHA-256 digest: {sha256!r}")
     return f"{BLOB_PREFIX}{sha256[:2]}/{sha256}"
+
+
+def row_index_key(sha256: str) -> str:
+    """The object key of the CSV row index (a JSON sidecar) of the blob with this SHA-256."""
+    blob_key(sha256)  # same digest check
+    return f"{ROW_INDEX_PREFIX}{sha256[:2]}/{sha256}.json"
 
 
 def store_blob_from_file(

@@ -12,6 +12,7 @@ from starlette.background import BackgroundTask
 
 from qaflow.api.deps import SessionDep, StateDep, TokenDep
 from qaflow.db import JobState
+from qaflow.errors import InvalidInputError
 from qaflow.services import lineage_service, pipeline_service
 from qaflow.services.pipeline_schemas import (
     CommitDetail,
@@ -26,12 +27,19 @@ from qaflow.services.pipeline_schemas import (
     RepoPublic,
     UploadStatus,
 )
+from qaflow.services.pipeline_service import DEFAULT_ANSWERS_PAGE, MAX_ANSWERS_PAGE
 
 router = APIRouter(tags=["pipeline"])
 
 _MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 _SPOOL_BYTES = 16 * 1024 * 1024
 _STREAM_CHUNK_BYTES = 256 * 1024
+
+TOTAL_COUNT_HEADER = "X-Total-Count"
+
+_LIMIT_HELP = (
+    f"JSON only: most rows returned (default {DEFAULT_ANSWERS_PAGE}, at most {MAX_ANSWERS_PAGE})."
+)
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
@@ -48,16 +56,28 @@ def get_upload_answers(
     session: SessionDep,
     state: StateDep,
     format: Literal["csv", "json"] = "csv",
+    limit: Annotated[int | None, Query(description=_LIMIT_HELP)] = None,
+    offset: Annotated[int | None, Query(description="JSON only: rows skipped, in order.")] = None,
 ) -> StreamingResponse:
-    """The upload's rows with their answers: CSV (its columns, then the answer's) or JSON."""
+    """The upload's rows with their answers: CSV (its columns, then the answer's; every row)
+    or JSON (an array of row objects, one page of them; the X-Total-Count header says how many
+    rows there are in all)."""
+    page = _answers_page(format, limit, offset)
     results = pipeline_service.upload_results(session=session, upload_id=upload_id)
+    headers = {"Content-Disposition": f'attachment; filename="{upload_id}-answers.{format}"'}
     # Spooled: the response streams from memory, or from disk for large uploads. It outlives
     # this function: the response's background task closes it.
     spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES))  # noqa: SIM115
     try:
-        pipeline_service.export_results(
-            results=results, store=state.store, export_format=format, sink=spool
-        )
+        if page is None:
+            pipeline_service.export_results(
+                results=results, store=state.store, export_format=format, sink=spool
+            )
+        else:
+            pipeline_service.export_json_page(
+                results=results, store=state.store, sink=spool, limit=page[0], offset=page[1]
+            )
+            headers[TOTAL_COUNT_HEADER] = str(results.total_rows)
     except BaseException:
         spool.close()
         raise
@@ -65,9 +85,23 @@ def get_upload_answers(
     return StreamingResponse(
         _chunks(spool),
         media_type=_MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="{upload_id}-answers.{format}"'},
+        headers=headers,
         background=BackgroundTask(spool.close),
     )
+
+
+def _answers_page(format: str, limit: int | None, offset: int | None) -> tuple[int, int] | None:
+    """(limit, offset) of a JSON page; None for the CSV download, which has every row."""
+    if format != "json":
+        if limit is not None or offset is not None:
+            raise InvalidInputError(
+                "limit and offset page the JSON answers (format=json); "
+                "the CSV download always has every row."
+            )
+        return None
+    page = (DEFAULT_ANSWERS_PAGE if limit is None else limit, offset or 0)
+    pipeline_service.check_answers_page(*page)
+    return page
 
 
 @router.get("/jobs", response_model=list[JobPublic])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
 from qaflow.api.deps import SessionDep, StateDep, TokenDep
 from qaflow.db import UploadOrigin
 from qaflow.services import uploads
-from qaflow.services.upload_schemas import UploadPublic
+from qaflow.services.upload_schemas import UploadWithStatus
 
 router = APIRouter(tags=["uploads"])
 
@@ -51,11 +51,12 @@ def upload(
     }
 
 
-@router.get("/uploads", response_model=list[UploadPublic])
+@router.get("/uploads", response_model=list[UploadWithStatus])
 def list_uploads(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="Most uploads returned.")] = 100,
     offset: Annotated[int, Query(ge=0, description="Uploads skipped, newest first.")] = 0,
-) -> list[UploadPublic]:
-    """Stored uploads, newest first."""
-    return uploads.list_uploads(session=session, limit=limit, offset=offset)
+) -> list[UploadWithStatus]:
+    """Stored uploads, newest first, each with its pipeline state (queued|running|done|failed),
+    progress and counts, as ``GET /uploads/{upload_id}`` tells them for one."""
+    return uploads.list_uploads_with_status(session=session, limit=limit, offset=offset)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from qaflow.errors import QaflowError
 from qaflow.services.pipeline_schemas import UploadStatus
-from qaflow.services.upload_schemas import UploadPublic
+from qaflow.services.upload_schemas import UploadWithStatus
 from qaflow.ui.client import ApiClient
 from qaflow.ui.formatting import md_text, results_frame, short_id
 from qaflow.ui.views.common import browser_timezone, show_error
@@ -50,7 +50,7 @@ def render(client: ApiClient) -> None:
         _progress(client, tracked[:TRACKED_SHOWN])
     uploads = client.list_uploads(limit=EARLIER_SHOWN)
     _results(client, tracked, uploads)
-    _earlier_uploads(client, uploads)
+    _earlier_uploads(uploads)
 
 
 def finished(status: UploadStatus) -> bool:
@@ -93,7 +93,7 @@ def _progress(client: ApiClient, tracked: list[str]) -> None:
 
     @st.fragment(run_every=POLL_S if polling else None)
     def live() -> None:
-        statuses = _statuses(client, tracked)
+        statuses = _statuses(client, tracked, client.list_uploads(limit=EARLIER_SHOWN))
         for upload_id in tracked:
             status = statuses[upload_id]
             if isinstance(status, UploadStatus):
@@ -110,15 +110,26 @@ def _progress(client: ApiClient, tracked: list[str]) -> None:
     live()
 
 
-def _statuses(client: ApiClient, upload_ids: list[str]) -> dict[str, UploadStatus | str]:
-    """Each upload's status, or why it could not be read."""
-    statuses: dict[str, UploadStatus | str] = {}
+def _statuses(
+    client: ApiClient, upload_ids: list[str], listed: list[UploadWithStatus]
+) -> dict[str, UploadStatus | str]:
+    """Each upload's status, or why it could not be read.
+
+    The newest uploads' statuses come with the list; only an upload that others' newer uploads
+    pushed off it is asked for on its own.
+    """
+    statuses: dict[str, UploadStatus | str] = {u.id: u for u in listed if u.id in upload_ids}
     for upload_id in upload_ids:
-        try:
-            statuses[upload_id] = client.upload_status(upload_id)
-        except QaflowError as exc:
-            statuses[upload_id] = exc.message
+        if upload_id not in statuses:
+            statuses[upload_id] = _status_or_reason(client, upload_id)
     return statuses
+
+
+def _status_or_reason(client: ApiClient, upload_id: str) -> UploadStatus | str:
+    try:
+        return client.upload_status(upload_id)
+    except QaflowError as exc:
+        return exc.message
 
 
 def _progress_row(status: UploadStatus) -> None:
@@ -139,7 +150,7 @@ def _counts_text(status: UploadStatus) -> str:
     return ", ".join(parts)
 
 
-def _results(client: ApiClient, tracked: list[str], uploads: list[UploadPublic]) -> None:
+def _results(client: ApiClient, tracked: list[str], uploads: list[UploadWithStatus]) -> None:
     st.subheader("Results")
     names = {u.id: f"{u.filename} · {u.rows:,} rows · {short_id(u.id)}" for u in uploads}
     choices = list(dict.fromkeys([*tracked, *names]))
@@ -155,7 +166,8 @@ def _results(client: ApiClient, tracked: list[str], uploads: list[UploadPublic])
     if chosen is None:
         return
     try:
-        status = client.upload_status(chosen)
+        listed = {u.id: u for u in uploads}
+        status = listed[chosen] if chosen in listed else client.upload_status(chosen)
         if status.state == "failed":
             reasons = "; ".join(status.errors[:3])
             st.error(md_text(f"The pipeline failed on this upload. {reasons}".strip()))
@@ -168,13 +180,13 @@ def _results(client: ApiClient, tracked: list[str], uploads: list[UploadPublic])
 
 
 def _answers_table(client: ApiClient, upload_id: str) -> None:
-    rows = client.upload_answers(upload_id)
-    frame = results_frame(rows[:PREVIEW_ROWS])
+    page = client.upload_answers(upload_id, limit=PREVIEW_ROWS)
+    frame = results_frame(page.rows[:PREVIEW_ROWS])
     st.caption(
-        f"{len(rows):,} rows"
+        f"{page.total:,} rows"
         + (
             f"; the first {PREVIEW_ROWS:,} are shown, the download has all."
-            if len(rows) > PREVIEW_ROWS
+            if page.total > PREVIEW_ROWS
             else "."
         )
     )
@@ -204,20 +216,19 @@ def _csv_download(client: ApiClient, upload_id: str) -> Callable[[], bytes]:
     return fetch
 
 
-def _earlier_uploads(client: ApiClient, uploads: list[UploadPublic]) -> None:
+def _earlier_uploads(uploads: list[UploadWithStatus]) -> None:
     st.subheader("Earlier uploads")
     if not uploads:
         st.info("No uploads yet.", icon=":material/info:")
         return
     tz = browser_timezone()
-    statuses = _statuses(client, [u.id for u in uploads])
     frame = pd.DataFrame(
         [
             {
                 "uploaded": u.created_at.astimezone(tz).replace(tzinfo=None),
                 "file": u.filename,
                 "rows": u.rows,
-                "state": _state_text(statuses[u.id]),
+                "state": u.state,
                 "origin": u.origin,
                 "upload": u.id,
                 "commit": short_id(u.commit_id),
@@ -230,7 +241,3 @@ def _earlier_uploads(client: ApiClient, uploads: list[UploadPublic]) -> None:
         hide_index=True,
         column_config={"uploaded": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
     )
-
-
-def _state_text(status: UploadStatus | str) -> str:
-    return status.state if isinstance(status, UploadStatus) else "unknown"

@@ -1,0 +1,124 @@
+"""How far the pipeline is with uploads: one upload or a whole page in a fixed number of queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from qaflow.db import Commit, Datum, DatumState, Job, JobState, PipelineVersion, Upload
+from qaflow.pipeline import spec as pipeline_spec
+from qaflow.pipeline.datums import IN_CHUNK, DatumRef, InputFile, load_datums, shard
+from qaflow.pipeline.spec import QUESTION_ANSWER, spec_of
+from qaflow.services.pipeline_schemas import UploadStatus
+
+
+def upload_statuses(
+    *, session: Session, uploads: Sequence[Upload], pipeline: str = QUESTION_ANSWER
+) -> list[UploadStatus]:
+    """The status of each upload, in the order given: the newest job over its commit and the
+    progress of its datums.
+
+    The queries do not grow with the number of uploads (beyond chunks of
+    :data:`~qaflow.pipeline.datums.IN_CHUNK` ids): a page of uploads costs what one does.
+    """
+    if not uploads:
+        return []
+    jobs = _newest_jobs(session, sorted({upload.commit_id for upload in uploads}))
+    versions = _versions(session, {job.pipeline_version_id for job in jobs.values()})
+    current: PipelineVersion | None = None
+    planned: list[tuple[Upload, Job | None, PipelineVersion, list[DatumRef]]] = []
+    for upload in uploads:
+        job = jobs.get(upload.commit_id)
+        if job is not None:
+            version = versions[job.pipeline_version_id]
+        else:
+            # Before its first job, an upload will run with the pipeline's current version.
+            current = current or pipeline_spec.current_version(session=session, name=pipeline)
+            version = current
+        refs = shard([InputFile(upload.path, upload.sha256, upload.rows)], spec_of(version))
+        planned.append((upload, job, version, refs))
+    datums = load_datums(session, sorted({ref.id for *_, refs in planned for ref in refs}))
+    outputs = _commits(session, {job.output_commit_id for job in jobs.values()})
+    return [
+        _status(upload, job, version, refs, datums, outputs)
+        for upload, job, version, refs in planned
+    ]
+
+
+def _status(
+    upload: Upload,
+    job: Job | None,
+    version: PipelineVersion,
+    refs: Sequence[DatumRef],
+    datums: Mapping[str, Datum],
+    outputs: Mapping[str, Commit],
+) -> UploadStatus:
+    # In shard order, so the errors list the failed row ranges first to last.
+    own = [datums[ref.id] for ref in refs if ref.id in datums]
+    done = [d for d in own if d.state == DatumState.DONE]
+    failed = [d for d in own if d.state == DatumState.FAILED]
+    output = (
+        None if job is None or job.output_commit_id is None else outputs.get(job.output_commit_id)
+    )
+    return UploadStatus(
+        id=upload.id,
+        filename=upload.filename,
+        rows=upload.rows,
+        commit_id=upload.commit_id,
+        state=JobState.QUEUED.value if job is None else job.state.value,
+        job_id=None if job is None else job.id,
+        pipeline_version=version.version,
+        datums_total=len(refs),
+        datums_done=len(done),
+        datums_failed=len(failed),
+        progress=share(len(done) + len(failed), len(refs)),
+        error_rows=sum(d.error_rows or 0 for d in done),
+        errors=[f"rows {d.shard_start}-{d.shard_stop}: {d.error}" for d in failed],
+        output_commit_id=None if output is None else output.id,
+        egressed=output is not None and output.egressed_at is not None,
+    )
+
+
+def share(part: int, whole: int) -> float:
+    """``part / whole`` rounded to 4 places; 1.0 when there is nothing to do."""
+    return 1.0 if whole == 0 else round(part / whole, 4)
+
+
+def _newest_jobs(session: Session, commit_ids: Sequence[str]) -> dict[str, Job]:
+    """The newest job over each of the input commits that has one, by commit id."""
+    newest: dict[str, Job] = {}
+    for chunk in _chunks(commit_ids):
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=Job.input_commit_id,
+                order_by=(Job.created_at.desc(), Job.id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = select(Job.id, rank).where(Job.input_commit_id.in_(chunk)).subquery()
+        query = select(Job).join(ranked, ranked.c.id == Job.id).where(ranked.c.rank == 1)
+        newest.update({job.input_commit_id: job for job in session.scalars(query)})
+    return newest
+
+
+def _versions(session: Session, version_ids: set[int]) -> dict[int, PipelineVersion]:
+    if not version_ids:
+        return {}
+    query = select(PipelineVersion).where(PipelineVersion.id.in_(sorted(version_ids)))
+    return {version.id: version for version in session.scalars(query)}
+
+
+def _commits(session: Session, commit_ids: set[str | None]) -> dict[str, Commit]:
+    wanted = sorted(commit_id for commit_id in commit_ids if commit_id is not None)
+    found: dict[str, Commit] = {}
+    for chunk in _chunks(wanted):
+        found.update({c.id: c for c in session.scalars(select(Commit).where(Commit.id.in_(chunk)))})
+    return found
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start : start + IN_CHUNK]

@@ -1,0 +1,5 @@
+"""Fixtures for the services tests: a migrated database session and an object store."""
+
+from tests.support.store_fixtures import local_store, session, store
+
+__all__ = ["local_store", "session", "store"]
