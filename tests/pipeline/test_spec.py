@@ -1,13 +1,25 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from qaflow.errors import ConfigurationError, InvalidInputError, NotFoundError
 from qaflow.pipeline.spec import PipelineSpec, current_version, spec_of, update_pipeline
+from qaflow.reader.fingerprint import model_revision
 from qaflow.services import pipeline_service
 from qaflow.services.runtime import Runtime
 
 BASE = {"model": "tiny", "model_ref": "/models/tiny", "tokenizer": "/models/tiny"}
+# A spec as stored before model_revision existed, and its hash then (computed by that code).
+STORED_BEFORE_REVISIONS = (
+    '{"name":"question_answer","input_repo":"uploads","glob":"**/*.csv","model":"tiny",'
+    '"model_ref":"/models/tiny","tokenizer":"/models/tiny","backend":"torch","max_seq_len":384,'
+    '"doc_stride":128,"max_question_len":64,"max_answer_len":30,"handle_impossible":false,'
+    '"batch_size":32,"parallelism":null,"datum_tries":3,"shard_rows":5000,"trigger":"commit",'
+    '"scan_interval_s":300.0}'
+)
+HASH_BEFORE_REVISIONS = "b3b5b9230e32f1b15cfcf7ec359bbed69cd245ed9c97fc8a72550c7d510f6aba"
 
 
 def test_the_hash_covers_what_changes_answers_and_nothing_else() -> None:
@@ -23,8 +35,39 @@ def test_the_hash_covers_what_changes_answers_and_nothing_else() -> None:
         {"max_answer_len": 10},
         {"doc_stride": 64},
         {"name": "other_pipeline"},
+        {"model_revision": "sha256:abc"},
     ):
         assert spec.model_copy(update=change).spec_hash != spec.spec_hash, change
+
+
+def test_a_spec_stored_before_model_revisions_keeps_its_hash() -> None:
+    spec = PipelineSpec.model_validate_json(STORED_BEFORE_REVISIONS)
+    assert spec.model_revision is None
+    assert spec.spec_hash == HASH_BEFORE_REVISIONS
+    assert PipelineSpec.model_validate_json(spec.to_json()).spec_hash == HASH_BEFORE_REVISIONS
+    pinned = spec.model_copy(update={"model_revision": "sha256:abc"})
+    assert pinned.spec_hash != HASH_BEFORE_REVISIONS
+    assert pinned.model_copy(update={"model_revision": "sha256:def"}).spec_hash != (
+        pinned.spec_hash
+    )
+
+
+def test_a_new_pipeline_pins_the_weights_of_its_model(
+    runtime: Runtime, tiny_model_dir: Path
+) -> None:
+    with runtime.sessions() as session:
+        spec = pipeline_service.ensure_question_answer(session=session, settings=runtime.settings)
+    assert spec.model_revision == model_revision(str(tiny_model_dir))
+
+
+def test_a_new_model_reference_drops_the_old_weights_pin(runtime: Runtime) -> None:
+    with runtime.sessions() as session:
+        pipeline_service.ensure_question_answer(session=session, settings=runtime.settings)
+        version, created = update_pipeline(
+            session=session, name="question_answer", changes={"model_ref": "/models/other"}
+        )
+    assert created
+    assert spec_of(version).model_revision is None
 
 
 def test_the_pipeline_is_created_once(runtime: Runtime) -> None:

@@ -28,7 +28,7 @@ from qaflow.db import (
 from qaflow.errors import NotFoundError
 from qaflow.pipeline._sql import updated_one
 from qaflow.pipeline.datums import Adoption, DatumRef, JobInputs, output_files_under
-from qaflow.pipeline.spec import PipelineSpec, current_version, spec_of
+from qaflow.pipeline.spec import PipelineSpec, current_version, follow_model_weights, spec_of
 from qaflow.versioning import create_commit, ensure_repo, get_repo, latest_commit
 
 PLAN_BATCH = 1000
@@ -88,9 +88,12 @@ def reprocess(*, session: Session, name: str) -> Job:
     """Queue a job over the whole HEAD of the pipeline's input repo with its current version.
 
     Datums already done under this version are skipped, so after a model change this reruns
-    all old data with the new model, and otherwise costs one look-up per datum. Commits.
+    all old data with the new model, and otherwise costs one look-up per datum. Weights changed
+    at the model reference make a new version first. Commits.
     """
-    version = current_version(session=session, name=name)
+    version, _ = follow_model_weights(
+        session=session, version=current_version(session=session, name=name)
+    )
     spec = spec_of(version)
     head = latest_commit(session=session, repo=get_repo(session=session, name=spec.input_repo))
     if head is None:

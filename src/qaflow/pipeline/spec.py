@@ -1,10 +1,11 @@
 """Pipeline specs and their versions.
 
 A spec's ``spec_hash`` covers only what changes the answers (the pipeline's name, the model's
-weights, tokenizer and backend, and the reading parameters). A change to any of those makes a
-new pipeline version, whose datums hash differently and so are computed afresh. Operational
-knobs (parallelism, tries, shard size, trigger, glob) are updated in place on the current
-version: they change how work is done or which files are picked, never an answer.
+reference and the revision of the weights behind it, tokenizer and backend, and the reading
+parameters). A change to any of those makes a new pipeline version, whose datums hash
+differently and so are computed afresh. Operational knobs (parallelism, tries, shard size,
+trigger, glob) are updated in place on the current version: they change how work is done or
+which files are picked, never an answer.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from qaflow.db import Pipeline, PipelineVersion
 from qaflow.errors import ConflictError, InvalidInputError, NotFoundError
 from qaflow.reader import Backend, ModelSpec, ReaderOptions
+from qaflow.reader.fingerprint import model_revision
 
 QUESTION_ANSWER = "question_answer"
 TriggerKind = Literal["commit", "cron"]
@@ -37,7 +39,11 @@ RESULT_FIELDS = (
     "max_question_len",
     "max_answer_len",
     "handle_impossible",
+    "model_revision",
 )
+# Result fields added after specs were first stored: hashed only when set, so that a stored
+# spec without them keeps its hash (and its datums).
+_HASHED_WHEN_SET = frozenset({"model_revision"})
 
 
 class PipelineSpec(BaseModel):
@@ -51,6 +57,12 @@ class PipelineSpec(BaseModel):
     model: str = Field(min_length=1, description="Registry name of the model.")
     model_ref: str = Field(min_length=1, description="Hub id or directory of the weights.")
     tokenizer: str = Field(min_length=1)
+    model_revision: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Fingerprint of the weights at model_ref (qaflow.reader.fingerprint); "
+        "None: not pinned yet.",
+    )
     backend: Backend = "torch"
     max_seq_len: int = Field(default=384, ge=16)
     doc_stride: int = Field(default=128, ge=0)
@@ -69,8 +81,13 @@ class PipelineSpec(BaseModel):
     @property
     def spec_hash(self) -> str:
         """SHA-256 of the canonical JSON of the result-changing fields."""
+        values = {
+            name: getattr(self, name)
+            for name in RESULT_FIELDS
+            if name not in _HASHED_WHEN_SET or getattr(self, name) is not None
+        }
         canonical = json.dumps(
-            {name: getattr(self, name) for name in RESULT_FIELDS},
+            values,
             sort_keys=True,
             separators=(",", ":"),
         )
@@ -78,7 +95,11 @@ class PipelineSpec(BaseModel):
 
     def model_spec(self) -> ModelSpec:
         return ModelSpec(
-            name=self.model, model=self.model_ref, tokenizer=self.tokenizer, backend=self.backend
+            name=self.model,
+            model=self.model_ref,
+            tokenizer=self.tokenizer,
+            backend=self.backend,
+            revision=self.model_revision,
         )
 
     def reader_options(self) -> ReaderOptions:
@@ -103,6 +124,27 @@ def model_fields_of(spec: ModelSpec) -> dict[str, Any]:
         "tokenizer": spec.tokenizer,
         "backend": spec.backend,
     }
+
+
+def pinned_model_fields(spec: ModelSpec) -> dict[str, Any]:
+    """:func:`model_fields_of` plus the revision of the weights now at ``spec.model``.
+
+    Raises ModelLoadError when they cannot be read.
+    """
+    return {**model_fields_of(spec), "model_revision": model_revision(spec.model, spec.tokenizer)}
+
+
+def weights_revision(spec: PipelineSpec) -> str:
+    """The revision of the weights (and tokenizer) at the spec's references now.
+
+    Raises ModelLoadError when they cannot be read.
+    """
+    return model_revision(spec.model_ref, spec.tokenizer)
+
+
+def pinned(spec: PipelineSpec) -> PipelineSpec:
+    """``spec`` with ``model_revision`` set to the weights now at its model reference."""
+    return spec.model_copy(update={"model_revision": weights_revision(spec)})
 
 
 def spec_of(version: PipelineVersion) -> PipelineSpec:
@@ -174,8 +216,15 @@ def update_pipeline(
     old = spec_of(current)
     if "name" in changes and changes["name"] != name:
         raise InvalidInputError("A pipeline cannot be renamed.")
+    merged = {**old.model_dump(), **changes}
+    if "model_revision" not in changes and (merged["model_ref"], merged["tokenizer"]) != (
+        old.model_ref,
+        old.tokenizer,
+    ):
+        # The pinned revision was of the old weights; the worker pins the new ones.
+        merged["model_revision"] = None
     try:
-        new = PipelineSpec.model_validate({**old.model_dump(), **changes})
+        new = PipelineSpec.model_validate(merged)
     except ValidationError as exc:
         raise InvalidInputError(f"Invalid pipeline spec: {_describe(exc)}") from exc
     _check(new)
@@ -198,6 +247,29 @@ def update_pipeline(
             f"Pipeline '{name}' was changed by someone else meanwhile; look at it and retry."
         ) from exc
     return version, True
+
+
+def follow_model_weights(
+    *, session: Session, version: PipelineVersion
+) -> tuple[PipelineVersion, bool]:
+    """The version to plan with: a new one when the weights at the spec's model reference are
+    not those it pinned (re-trained in place, upgraded bundled weights), as a model change
+    through :func:`update_pipeline` makes it. Old data keeps its answers (reprocess reruns it).
+
+    Returns the version and whether it is new; commits. Raises ModelLoadError when the
+    weights cannot be read.
+    """
+    spec = spec_of(version)
+    revision = weights_revision(spec)
+    if revision == spec.model_revision:
+        return version, False
+    try:
+        return update_pipeline(
+            session=session, name=spec.name, changes={"model_revision": revision}
+        )
+    except ConflictError:
+        # Another worker made the new version meanwhile.
+        return current_version(session=session, name=spec.name), False
 
 
 def _add_version(

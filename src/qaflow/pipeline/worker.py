@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from qaflow.db import PipelineVersion
+from qaflow.errors import ModelLoadError
 from qaflow.pipeline import jobs
 from qaflow.pipeline.egress import push_answers_to_sql
 from qaflow.pipeline.executors import Executor
 from qaflow.pipeline.runner import JobProgress, ProgressCallback, RunPolicy, run_job
-from qaflow.pipeline.spec import current_versions, spec_of
+from qaflow.pipeline.spec import current_versions, follow_model_weights, spec_of
 from qaflow.storage import ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class PipelineWorker:
         self._on_progress = on_progress
         self._last_scan: float | None = None
         self._last_plan: dict[int, float] = {}
+        self._unreadable: dict[int, str] = {}  # pipeline id -> why its weights could not be read
 
     def run_once(self, *, force: bool = False, stop: threading.Event | None = None) -> RunReport:
         """One pass: scan (when due, or ``force``), plan, run every claimable job, egress."""
@@ -116,11 +119,39 @@ class PipelineWorker:
                 if spec.trigger == "cron" and not force and not _due(last, spec.scan_interval_s):
                     continue
                 self._last_plan[version.id] = time.monotonic()
+                version = self._follow_model_weights(session, version)
                 while batch := len(jobs.plan_jobs(session=session, version=version)):
                     planned += batch
                     if batch < jobs.PLAN_BATCH:
                         break
         return planned
+
+    def _follow_model_weights(self, session: Session, version: PipelineVersion) -> PipelineVersion:
+        """The version to plan with: a new one if the weights at the model reference changed.
+
+        Weights that cannot be read are logged (once per reason) and planned for as they are:
+        the jobs then fail visibly on loading the model, and nothing is answered with them.
+        """
+        try:
+            followed, created = follow_model_weights(session=session, version=version)
+        except ModelLoadError as exc:
+            if self._unreadable.get(version.pipeline_id) != exc.message:
+                name = spec_of(version).name
+                logger.warning("pipeline %s v%d: %s", name, version.version, exc.message)
+            self._unreadable[version.pipeline_id] = exc.message
+            return version
+        self._unreadable.pop(version.pipeline_id, None)
+        if created:
+            spec = spec_of(followed)
+            logger.info(
+                "pipeline %s: the weights at %s are now %s: new version v%d for new data "
+                "(reprocess reruns old data with it)",
+                spec.name,
+                spec.model_ref,
+                spec.model_revision,
+                followed.version,
+            )
+        return followed
 
 
 def _due(last: float | None, interval_s: float) -> bool:

@@ -2,9 +2,9 @@
 
 Layout: ``<cache_dir>/<fingerprint>/`` holding ``model.onnx`` (fp32), ``model-int8.onnx`` (built
 on first use of int8) and ``export.json``, written last, so a directory without it is an export
-that did not finish and is built again. The fingerprint hashes the model directory's path, its
-``config.json`` and the names, sizes and modification times of its weight files: re-training
-into the same directory gives a new entry.
+that did not finish and is built again. The fingerprint hashes the content of the model's config,
+tokenizer and weight files (:mod:`qaflow.reader.fingerprint`): re-training into the same
+directory gives a new entry, copies of one model share theirs.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from qaflow.config import Settings, load_settings
+from qaflow.reader.fingerprint import directory_fingerprint, resolve_model_dir
 from qaflow.reader.onnx_export import OnnxPrecision, export_fp32, quantize_int8
 
 # Bump when the export recipe changes, so that caches built by older recipes are not used.
@@ -27,7 +28,6 @@ EXPORT_FORMAT = 1
 FP32_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"
 META_FILE = "export.json"
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".h5", ".msgpack", ".index.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,30 +78,10 @@ def ensure_onnx_model(ref: str, precision: OnnxPrecision, cache_dir: Path) -> On
     )
 
 
-def resolve_model_dir(ref: str) -> Path:
-    """A local model directory as is; a hub id as its local snapshot (downloaded if need be)."""
-    path = Path(ref).expanduser()
-    if path.is_dir():
-        return path.resolve()
-    from huggingface_hub import snapshot_download
-
-    # Config, tokenizer and PyTorch weights only: hub repos often also hold TF/Flax/ONNX copies.
-    files = ["*.json", "*.txt", "*.model", "*.safetensors"]
-    snapshot = Path(snapshot_download(ref, allow_patterns=files))
-    if not any(snapshot.glob("*.safetensors")):
-        snapshot = Path(snapshot_download(ref, allow_patterns=[*files, "*.bin"]))
-    return snapshot
-
-
 def model_fingerprint(model_dir: Path) -> str:
-    """A hex digest that changes when the directory's config or weights change."""
-    digest = hashlib.sha256(f"qaflow-onnx-{EXPORT_FORMAT}\0{model_dir.resolve()}\0".encode())
-    config = model_dir / "config.json"
-    digest.update(config.read_bytes() if config.is_file() else b"")
-    for weights in sorted(model_dir.iterdir()):
-        if weights.is_file() and weights.name.endswith(_WEIGHT_SUFFIXES):
-            stat = weights.stat()
-            digest.update(f"\0{weights.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    """A hex digest that changes when the directory's config, tokenizer or weights change."""
+    digest = hashlib.sha256(f"qaflow-onnx-{EXPORT_FORMAT}\0".encode())
+    digest.update(directory_fingerprint(model_dir).encode())
     return digest.hexdigest()
 
 

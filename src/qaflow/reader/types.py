@@ -18,6 +18,9 @@ class ModelSpec:
     model: str
     tokenizer: str
     backend: Backend = "torch"
+    # The weights' fingerprint when known: part of the identity, so a reader cache keyed by
+    # specs loads new weights published under the same reference instead of reusing old ones.
+    revision: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

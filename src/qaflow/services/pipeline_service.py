@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
@@ -12,15 +14,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qaflow.config import Settings
-from qaflow.db import Commit, Datum, DatumState, Job, JobState, Pipeline, PipelineVersion, Upload
-from qaflow.errors import NotFoundError
+from qaflow.db import Datum, DatumState, Job, JobState, Pipeline, PipelineVersion, Upload
+from qaflow.errors import InvalidInputError, ModelLoadError, NotFoundError
 from qaflow.pipeline import jobs as pipeline_jobs
 from qaflow.pipeline import spec as pipeline_spec
 from qaflow.pipeline.csvio import CONTEXT_COLUMN, QUESTION_COLUMN, CsvLayout
-from qaflow.pipeline.datums import InputFile, load_datums, shard
+from qaflow.pipeline.datums import parse_output_path
 from qaflow.pipeline.inspect import iter_results, results_of
 from qaflow.pipeline.results import ResultRow, write_results_csv, write_results_parquet
-from qaflow.pipeline.spec import QUESTION_ANSWER, PipelineSpec, model_fields_of, spec_of
+from qaflow.pipeline.spec import (
+    QUESTION_ANSWER,
+    PipelineSpec,
+    model_fields_of,
+    pinned,
+    pinned_model_fields,
+    spec_of,
+)
 from qaflow.services import registry
 from qaflow.services.pipeline_schemas import (
     DatumPublic,
@@ -32,17 +41,23 @@ from qaflow.services.pipeline_schemas import (
     PipelineVersionPublic,
     UploadStatus,
 )
+from qaflow.services.upload_progress import share, upload_statuses
 from qaflow.storage import ObjectStore
 from qaflow.versioning import get_repo
 
+logger = logging.getLogger(__name__)
+
 ExportFormat = Literal["csv", "json", "parquet"]
+DEFAULT_ANSWERS_PAGE = 1000
+MAX_ANSWERS_PAGE = 10_000
 _LISTED_DATUM_ERRORS = 100
 
 
 def default_spec(*, session: Session, settings: Settings) -> PipelineSpec:
-    """The spec of a new ``question_answer`` pipeline: the default model and settings."""
+    """The spec of a new ``question_answer`` pipeline: the default model (its weights' revision
+    pinned when they can be read) and settings."""
     model = registry.resolve_model(session=session, settings=settings, name=None)
-    return PipelineSpec.model_validate(
+    spec = PipelineSpec.model_validate(
         {
             **model_fields_of(model),
             "shard_rows": settings.shard_rows,
@@ -50,10 +65,20 @@ def default_spec(*, session: Session, settings: Settings) -> PipelineSpec:
             "scan_interval_s": settings.scan_interval_s,
         }
     )
+    try:
+        return pinned(spec)
+    except ModelLoadError as exc:
+        # The pipeline can exist before its model can be read; the worker pins it later.
+        logger.warning("pipeline %s: weights not pinned yet: %s", spec.name, exc)
+        return spec
 
 
 def ensure_question_answer(*, session: Session, settings: Settings) -> PipelineSpec:
     """Create the ``question_answer`` pipeline on first use; returns its current spec."""
+    try:
+        return spec_of(pipeline_spec.current_version(session=session, name=QUESTION_ANSWER))
+    except NotFoundError:
+        pass  # first use
     version = pipeline_spec.ensure_pipeline(
         session=session, spec=default_spec(session=session, settings=settings)
     )
@@ -79,15 +104,19 @@ def update_pipeline(
     """Change the spec; a new model or reading parameter makes a new version.
 
     With ``reprocess``, also queue a job rerunning all existing input with the current version.
+    A new model's weights are read to pin their revision (ModelLoadError if they cannot be).
     """
     changes = update.model_dump(exclude_none=True, exclude={"model", "reprocess"})
     if update.model is not None:
         model = registry.resolve_model(session=session, settings=settings, name=update.model)
-        changes.update(model_fields_of(model))
-    _, created = pipeline_spec.update_pipeline(session=session, name=name, changes=changes)
+        changes.update(pinned_model_fields(model))
+    version, created = pipeline_spec.update_pipeline(session=session, name=name, changes=changes)
     job_id = None
     if update.reprocess:
-        job_id = pipeline_jobs.reprocess(session=session, name=name).id
+        job = pipeline_jobs.reprocess(session=session, name=name)
+        job_id = job.id
+        # Reprocess first follows weights changed at the model reference into a new version.
+        created = created or job.pipeline_version_id != version.id
     return PipelineUpdateResult(
         pipeline=get_pipeline(session=session, name=name),
         new_version=created,
@@ -136,53 +165,24 @@ def upload_status(
 ) -> UploadStatus:
     """The state of the newest job over the upload's commit, and its datums' progress."""
     upload = _get_upload(session, upload_id)
-    job = session.scalars(
-        select(Job)
-        .where(Job.input_commit_id == upload.commit_id)
-        .order_by(Job.created_at.desc(), Job.id.desc())
-        .limit(1)
-    ).first()
-    # Before its first job, the upload will run with the pipeline's current version.
-    version = (
-        session.get_one(PipelineVersion, job.pipeline_version_id)
-        if job is not None
-        else pipeline_spec.current_version(session=session, name=pipeline)
-    )
-    refs = shard([InputFile(upload.path, upload.sha256, upload.rows)], spec_of(version))
-    datums = list(load_datums(session, [ref.id for ref in refs]).values())
-    done = [d for d in datums if d.state == DatumState.DONE]
-    failed = [d for d in datums if d.state == DatumState.FAILED]
-    output = (
-        None
-        if job is None or job.output_commit_id is None
-        else session.get(Commit, job.output_commit_id)
-    )
-    return UploadStatus(
-        id=upload.id,
-        filename=upload.filename,
-        rows=upload.rows,
-        commit_id=upload.commit_id,
-        state=JobState.QUEUED.value if job is None else job.state.value,
-        job_id=None if job is None else job.id,
-        pipeline_version=version.version,
-        datums_total=len(refs),
-        datums_done=len(done),
-        datums_failed=len(failed),
-        progress=_share(len(done) + len(failed), len(refs)),
-        error_rows=sum(d.error_rows or 0 for d in done),
-        errors=[f"rows {d.shard_start}-{d.shard_stop}: {d.error}" for d in failed],
-        output_commit_id=None if output is None else output.id,
-        egressed=output is not None and output.egressed_at is not None,
-    )
+    return upload_statuses(session=session, uploads=[upload], pipeline=pipeline)[0]
 
 
 @dataclass(frozen=True)
 class UploadResults:
-    """Where an upload's newest results are: its original columns and the results blobs."""
+    """Where an upload's newest results are: its original columns and the results blobs.
+
+    ``blob_rows``: the rows in each blob (one per data row of its row range), in row order.
+    """
 
     upload_id: str
     layout: CsvLayout
     blobs: list[str]
+    blob_rows: list[int]
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.blob_rows)
 
 
 def upload_results(
@@ -200,8 +200,12 @@ def upload_results(
     if not files:
         state = upload_status(session=session, upload_id=upload_id, pipeline=pipeline).state
         raise NotFoundError(f"Upload '{upload_id}' has no answers yet (its job is {state}).")
+    ranges = [parse_output_path(f.path) for f in files]
     return UploadResults(
-        upload.id, _layout(json.loads(upload.columns_json)), [f.blob_sha256 for f in files]
+        upload.id,
+        _layout(json.loads(upload.columns_json)),
+        [f.blob_sha256 for f in files],
+        [stop - start for _, start, stop in ranges],
     )
 
 
@@ -220,6 +224,38 @@ def export_results(
         return write_results_csv(rows, text, layout=results.layout)
     finally:
         text.detach()
+
+
+def check_answers_page(limit: int, offset: int) -> None:
+    """InvalidInputError unless ``limit`` and ``offset`` make a page of the JSON answers."""
+    if not 1 <= limit <= MAX_ANSWERS_PAGE:
+        raise InvalidInputError(
+            f"limit must be between 1 and {MAX_ANSWERS_PAGE} rows (got {limit}): page through "
+            "the answers with offset, or download format=csv for every row at once."
+        )
+    if offset < 0:
+        raise InvalidInputError(f"offset must be 0 or more (got {offset}).")
+
+
+def export_json_page(
+    *,
+    results: UploadResults,
+    store: ObjectStore,
+    sink: BinaryIO,
+    limit: int = DEFAULT_ANSWERS_PAGE,
+    offset: int = 0,
+) -> int:
+    """Write rows ``offset`` to ``offset + limit`` (in row order) of the results to ``sink`` as
+    a JSON array; returns the rows written. Only the blobs holding those rows are read."""
+    check_answers_page(limit, offset)
+    first = 0
+    before = 0  # rows in the blobs skipped
+    while first < len(results.blobs) and before + results.blob_rows[first] <= offset:
+        before += results.blob_rows[first]
+        first += 1
+    rows = iter_results(store=store, blobs=results.blobs[first:])
+    start = offset - before
+    return _write_json(itertools.islice(rows, start, start + limit), sink)
 
 
 def _write_json(rows: Iterable[ResultRow], sink: BinaryIO) -> int:
@@ -281,7 +317,7 @@ def _job_public(job: Job, version: tuple[str, int]) -> JobPublic:
         processed=job.processed,
         skipped=job.skipped,
         failed=job.failed,
-        progress=1.0 if job.state == JobState.DONE else _share(settled, job.total),
+        progress=1.0 if job.state == JobState.DONE else share(settled, job.total),
         output_commit_id=job.output_commit_id,
         error=job.error,
         worker_id=job.worker_id,
@@ -313,7 +349,3 @@ def _version_public(version: PipelineVersion) -> PipelineVersionPublic:
         model_ref=spec.model_ref,
         created_at=version.created_at,
     )
-
-
-def _share(part: int, whole: int) -> float:
-    return 1.0 if whole == 0 else round(part / whole, 4)
