@@ -81,7 +81,8 @@ async def register(base: str, model_dir: Path, backend: str) -> str:
     body = {"name": name, "model": str(model_dir), "tokenizer": str(model_dir), "backend": backend}
     async with httpx.AsyncClient(base_url=base, timeout=600) as client:
         response = await client.put("/models", json=body)
-        response.raise_for_status()
+        if response.status_code != 200:
+            raise RuntimeError(f"PUT /models refused {name}: {response.text}")
     return name
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +75,44 @@ def test_stride_leaving_no_room_for_special_tokens(tiny_model_dir: Path) -> None
     options = ReaderOptions(max_seq_len=100, doc_stride=35, max_question_len=63)
     with pytest.raises(ConfigurationError, match="doc_stride 35"):
         load_reader(spec, options=options)
+
+
+_CONCURRENT_FIRST_LOADS = """
+import sys, threading
+from pathlib import Path
+from qaflow.reader import ModelSpec, load_reader
+
+ref, cache = sys.argv[1], Path(sys.argv[2])
+errors = []
+
+def load(number, backend):
+    spec = ModelSpec(name=f"m{number}", model=ref, tokenizer=ref, backend=backend)
+    try:
+        load_reader(spec, onnx_cache_dir=cache)
+    except Exception as exc:
+        errors.append(repr(exc))
+
+threads = [
+    threading.Thread(target=load, args=(n, ("torch", "onnx-int8")[n % 2])) for n in range(4)
+]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print("\\n".join(errors))
+sys.exit(1 if errors else 0)
+"""
+
+
+def test_first_loads_in_several_threads_at_once_all_succeed(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # A fresh interpreter: the race is in transformers' first, lazy resolution of its classes,
+    # which this test process has long done. Before the load lock, 3 of 4 loads failed here.
+    result = subprocess.run(
+        [sys.executable, "-c", _CONCURRENT_FIRST_LOADS, str(tiny_model_dir), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from qaflow.errors import ConfigurationError, ModelLoadError, QaflowError
+from qaflow.reader._hf import HF_LOAD_LOCK
 from qaflow.reader.backends import QABackend, check_backend, create_backend
 from qaflow.reader.bundled import resolve_ref
 from qaflow.reader.onnx_cache import OnnxModel, ensure_onnx_model
@@ -17,9 +18,10 @@ def load_tokenizer(spec: ModelSpec) -> Any:
     ref = resolve_ref(spec.tokenizer)
     _require_existing_directory(spec, ref)
     try:
-        from transformers import AutoTokenizer
+        with HF_LOAD_LOCK:
+            from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(ref)
+            tokenizer = AutoTokenizer.from_pretrained(ref)
     except Exception as exc:
         raise _load_error(spec, spec.tokenizer, f"tokenizer: {_reason(exc)}") from exc
     if not getattr(tokenizer, "is_fast", False):

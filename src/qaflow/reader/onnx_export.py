@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from qaflow.errors import ModelLoadError
+from qaflow.reader._hf import HF_LOAD_LOCK
 from qaflow.reader.backends.base import IdArray
 
 OnnxPrecision = Literal["fp32", "int8"]
@@ -100,12 +101,14 @@ def quantize_int8(source: Path, target: Path) -> None:
 
 def _load_eager_model(model_dir: Path) -> Any:
     import torch
-    from transformers import AutoModelForQuestionAnswering
 
-    # Eager attention: the SDPA graph runs no faster in ONNX Runtime and defeats its fusions.
-    model = AutoModelForQuestionAnswering.from_pretrained(
-        model_dir, dtype=torch.float32, attn_implementation="eager"
-    )
+    with HF_LOAD_LOCK:
+        from transformers import AutoModelForQuestionAnswering
+
+        # Eager attention: the SDPA graph runs no faster in ONNX Runtime and defeats its fusions.
+        model = AutoModelForQuestionAnswering.from_pretrained(
+            model_dir, dtype=torch.float32, attn_implementation="eager"
+        )
     return model.eval()
 
 

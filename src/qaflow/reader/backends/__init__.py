@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 from qaflow.errors import ConfigurationError
+from qaflow.reader._hf import HF_LOAD_LOCK
 from qaflow.reader.backends.base import IdArray, LogitArray, QABackend
 from qaflow.reader.types import Backend
 
@@ -47,9 +48,10 @@ def create_backend(
             cache_dir=onnx_cache_dir or default_onnx_cache_dir(),
             threads=threads,
         )
-    from qaflow.reader.backends.torch_backend import TorchBackend
+    with HF_LOAD_LOCK:
+        from qaflow.reader.backends.torch_backend import TorchBackend
 
-    return TorchBackend.from_pretrained(ref, threads=threads)
+        return TorchBackend.from_pretrained(ref, threads=threads)
 
 
 def _installed(module: str) -> bool:
