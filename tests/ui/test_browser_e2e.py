@@ -135,8 +135,21 @@ def test_add_and_delete_a_model(
 
 
 def _choose(page: Page, label: str, option: str) -> None:
-    page.get_by_role("combobox", name=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    # A click that lands while Streamlit reruns the page (after a success message) opens a
+    # dropdown that the rerun closes again: open it anew until the option shows.
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    combobox = page.get_by_role("combobox", name=label)
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(4):
+        combobox.click()
+        try:
+            choice.click(timeout=10_000)
+            return
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+    combobox.click()
+    choice.click()  # the last try fails with Playwright's own message
 
 
 def test_history_and_lineage_pages(page: Page, web_app: str, api_url: str, shots: Path) -> None:
