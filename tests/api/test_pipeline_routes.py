@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from qaflow.config import Settings
 from tests.api.conftest import Api
@@ -206,11 +205,7 @@ def test_on_s3_storage_an_upload_is_answered_into_the_history(
     """The newcomer's journey with the bucket on a real S3 server (SeaweedFS)."""
     settings = api_settings.model_copy(
         update={
-            "storage_url": f"{s3_server.url}/{tmp_path.name}",
-            "s3_endpoint_url": s3_server.endpoint_url,
-            "s3_access_key_id": SecretStr(s3_server.access_key_id),
-            "s3_secret_access_key": SecretStr(s3_server.secret_access_key),
-            "s3_region": s3_server.region,
+            **s3_server.settings_fields(tmp_path.name),
             "embedded_worker": True,
             "worker_poll_s": 0.1,
         }

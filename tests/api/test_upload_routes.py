@@ -121,15 +121,7 @@ def test_the_token_guards_upload_but_not_the_listing(guarded: httpx.Client) -> N
 
 @pytest.mark.integration
 def test_uploads_land_in_s3_when_storage_is_s3(api_settings: Settings, s3_server: S3Server) -> None:
-    settings = api_settings.model_copy(
-        update={
-            "storage_url": f"{s3_server.url}/t-{uuid.uuid4().hex}",
-            "s3_endpoint_url": s3_server.endpoint_url,
-            "s3_access_key_id": SecretStr(s3_server.access_key_id),
-            "s3_secret_access_key": SecretStr(s3_server.secret_access_key),
-            "s3_region": s3_server.region,
-        }
-    )
+    settings = api_settings.model_copy(update=s3_server.settings_fields(f"t-{uuid.uuid4().hex}"))
     with live_api(settings) as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
         response = post_csv(client, GOOD_CSV)
         refused = post_csv(client, BAD_FILES["ragged"][0])

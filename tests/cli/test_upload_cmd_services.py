@@ -35,13 +35,7 @@ def storage_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str
     if request.param == "local":
         return {"QAFLOW_STORAGE_URL": str(tmp_path / "bucket")}
     server: S3Server = request.getfixturevalue("s3_server")
-    return {
-        "QAFLOW_STORAGE_URL": f"{server.url}/{tmp_path.name}",
-        "QAFLOW_S3_ENDPOINT_URL": server.endpoint_url,
-        "QAFLOW_S3_ACCESS_KEY_ID": server.access_key_id,
-        "QAFLOW_S3_SECRET_ACCESS_KEY": server.secret_access_key,
-        "QAFLOW_S3_REGION": server.region,
-    }
+    return server.settings_env(tmp_path.name)
 
 
 @pytest.fixture

@@ -19,8 +19,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from tests.support.require import missing_service
 
@@ -65,6 +67,25 @@ class S3Server:
     @property
     def url(self) -> str:
         return f"s3://{self.bucket}"
+
+    def settings_fields(self, prefix: str) -> dict[str, Any]:
+        """qaflow ``Settings`` fields that put the bucket under ``prefix`` of this server."""
+        return {
+            "storage_url": f"{self.url}/{prefix}",
+            "s3_endpoint_url": self.endpoint_url,
+            "s3_access_key_id": SecretStr(self.access_key_id),
+            "s3_secret_access_key": SecretStr(self.secret_access_key),
+            "s3_region": self.region,
+        }
+
+    def settings_env(self, prefix: str) -> dict[str, str]:
+        """The same as ``QAFLOW_*`` environment variables, for a qaflow subprocess."""
+        return {
+            f"QAFLOW_{name.upper()}": value.get_secret_value()
+            if isinstance(value, SecretStr)
+            else str(value)
+            for name, value in self.settings_fields(prefix).items()
+        }
 
     def storage_options(self) -> dict[str, object]:
         """fsspec/s3fs options that reach this server."""

@@ -483,20 +483,15 @@ class _Lines:
 
     def __iter__(self) -> Iterator[str]:
         max_chars = self._max_chars
+        count_bytes = self._count_bytes
         line_number = self.first_line - 1
-        if not self._count_bytes:
-            while line := self._text.readline(max_chars + 1):
-                line_number += 1
-                if len(line) > max_chars:
-                    raise _line_too_long(line_number, max_chars)
-                yield line
-            return
         while line := self._text.readline(max_chars + 1):
             line_number += 1
             if len(line) > max_chars:
                 raise _line_too_long(line_number, max_chars)
-            # isascii() is O(1) on CPython strings; only other lines pay for an encode.
-            self.offset += len(line) if line.isascii() else len(line.encode())
+            if count_bytes:
+                # isascii() is O(1) on CPython strings; only other lines pay for an encode.
+                self.offset += len(line) if line.isascii() else len(line.encode())
             yield line
 
 

@@ -139,7 +139,7 @@ def _upload_rows(session: Session, files: Sequence[tuple[str, str]]) -> dict[str
     wanted = dict(files)
     ids = sorted({path.partition("/")[0] for path in wanted})
     rows: dict[str, int] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         for upload in session.scalars(select(Upload).where(Upload.id.in_(chunk))):
             if wanted.get(upload.path) == upload.sha256:
                 rows[upload.path] = upload.rows
@@ -155,7 +155,7 @@ def _count_rows(store: ObjectStore, sha256: str) -> int:
 def load_datums(session: Session, ids: Sequence[str]) -> dict[str, Datum]:
     """The stored datums among ``ids``, by id (primary-key look-ups in chunks)."""
     found: dict[str, Datum] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         found.update({d.id: d for d in session.scalars(select(Datum).where(Datum.id.in_(chunk)))})
     return found
 
@@ -226,7 +226,7 @@ def _owner_jobs(session: Session, job_id: str, datums: Iterable[Datum]) -> dict[
         }
     )
     owners: dict[str, Job] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         owners.update({j.id: j for j in session.scalars(select(Job).where(Job.id.in_(chunk)))})
     return owners
 
@@ -282,7 +282,7 @@ def _insert_new(session: Session, job: Job, refs: Sequence[DatumRef], adoption: 
 
 def mark_running(session: Session, job_id: str, datum_ids: Sequence[str]) -> None:
     """Mark the job's pending datums as submitted to the executor; commits."""
-    for chunk in _chunks(datum_ids):
+    for chunk in in_chunks(datum_ids):
         session.execute(
             update(Datum)
             .where(Datum.id.in_(chunk), Datum.job_id == job_id, Datum.state == DatumState.PENDING)
@@ -297,6 +297,7 @@ def record_blob(session: Session, sha256: str, size: int) -> None:
     insert_ignoring_duplicates(session, Blob, [{"sha256": sha256, "size": size}], ["sha256"])
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+def in_chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``items`` in slices of :data:`IN_CHUNK`, each small enough for one SQL ``IN`` list."""
     for start in range(0, len(items), IN_CHUNK):
         yield items[start : start + IN_CHUNK]

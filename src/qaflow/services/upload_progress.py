@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qaflow.db import Commit, Datum, DatumState, Job, JobState, PipelineVersion, Upload
 from qaflow.pipeline import spec as pipeline_spec
-from qaflow.pipeline.datums import IN_CHUNK, DatumRef, InputFile, load_datums, shard
-from qaflow.pipeline.spec import QUESTION_ANSWER, spec_of
+from qaflow.pipeline.datums import DatumRef, InputFile, in_chunks, load_datums, shard
+from qaflow.pipeline.spec import QUESTION_ANSWER, PipelineSpec, spec_of
 from qaflow.services.pipeline_schemas import UploadStatus
 
 
@@ -28,6 +28,7 @@ def upload_statuses(
     jobs = _newest_jobs(session, sorted({upload.commit_id for upload in uploads}))
     versions = _versions(session, {job.pipeline_version_id for job in jobs.values()})
     current: PipelineVersion | None = None
+    specs: dict[int, PipelineSpec] = {}  # parsed once per version, not once per upload
     planned: list[tuple[Upload, Job | None, PipelineVersion, list[DatumRef]]] = []
     for upload in uploads:
         job = jobs.get(upload.commit_id)
@@ -37,7 +38,9 @@ def upload_statuses(
             # Before its first job, an upload will run with the pipeline's current version.
             current = current or pipeline_spec.current_version(session=session, name=pipeline)
             version = current
-        refs = shard([InputFile(upload.path, upload.sha256, upload.rows)], spec_of(version))
+        if version.id not in specs:
+            specs[version.id] = spec_of(version)
+        refs = shard([InputFile(upload.path, upload.sha256, upload.rows)], specs[version.id])
         planned.append((upload, job, version, refs))
     datums = load_datums(session, sorted({ref.id for *_, refs in planned for ref in refs}))
     outputs = _commits(session, {job.output_commit_id for job in jobs.values()})
@@ -89,7 +92,7 @@ def share(part: int, whole: int) -> float:
 def _newest_jobs(session: Session, commit_ids: Sequence[str]) -> dict[str, Job]:
     """The newest job over each of the input commits that has one, by commit id."""
     newest: dict[str, Job] = {}
-    for chunk in _chunks(commit_ids):
+    for chunk in in_chunks(commit_ids):
         rank = (
             func.row_number()
             .over(
@@ -114,11 +117,6 @@ def _versions(session: Session, version_ids: set[int]) -> dict[int, PipelineVers
 def _commits(session: Session, commit_ids: set[str | None]) -> dict[str, Commit]:
     wanted = sorted(commit_id for commit_id in commit_ids if commit_id is not None)
     found: dict[str, Commit] = {}
-    for chunk in _chunks(wanted):
+    for chunk in in_chunks(wanted):
         found.update({c.id: c for c in session.scalars(select(Commit).where(Commit.id.in_(chunk)))})
     return found
-
-
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), IN_CHUNK):
-        yield items[start : start + IN_CHUNK]

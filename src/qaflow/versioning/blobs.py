@@ -20,15 +20,18 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 def blob_key(sha256: str) -> str:
     """The object key of the blob with this (lower-case hex) SHA-256."""
-    if not _SHA256.fullmatch(sha256):
-        raise InvalidInputError(f"not a lower-case hex SHA-256 digest: {sha256!r}")
-    return f"{BLOB_PREFIX}{sha256[:2]}/{sha256}"
+    return _fanned_out(BLOB_PREFIX, sha256)
 
 
 def row_index_key(sha256: str) -> str:
     """The object key of the CSV row index (a JSON sidecar) of the blob with this SHA-256."""
-    blob_key(sha256)  # same digest check
-    return f"{ROW_INDEX_PREFIX}{sha256[:2]}/{sha256}.json"
+    return _fanned_out(ROW_INDEX_PREFIX, sha256) + ".json"
+
+
+def _fanned_out(prefix: str, sha256: str) -> str:
+    if not _SHA256.fullmatch(sha256):
+        raise InvalidInputError(f"not a lower-case hex SHA-256 digest: {sha256!r}")
+    return f"{prefix}{sha256[:2]}/{sha256}"
 
 
 def store_blob_from_file(
