@@ -18,7 +18,8 @@ def test_shipped_configs_are_valid(name: str) -> None:
 def test_overrides_replace_values(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[optimization]\nepochs = 2\n[run]\noutput_dir = "a"\n', encoding="utf-8")
-    config = load_with_overrides(path, output_dir=tmp_path / "b", max_steps=7)
+    config = load_with_overrides(path, base="/m/v1", output_dir=tmp_path / "b", max_steps=7)
+    assert config.model.base == "/m/v1"
     assert config.optimization.epochs == 2
     assert config.optimization.max_steps == 7
     assert config.run.output_dir == tmp_path / "b"
@@ -31,6 +32,15 @@ def test_fingerprint_ignores_where_output_goes(tmp_path: Path) -> None:
     b = load_with_overrides(path, output_dir=tmp_path / "y")
     c = load_with_overrides(path, max_steps=3)
     assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+
+
+def test_batch_order_seed_defaults_to_the_split_seed(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[optimization]\nseed = 5\n", encoding="utf-8")
+    assert load_training_config(path).optimization.batch_order_seed == 5
+    path.write_text("[optimization]\nseed = 5\norder_seed = 9\n", encoding="utf-8")
+    continued = load_training_config(path).optimization
+    assert (continued.seed, continued.batch_order_seed) == (5, 9)
 
 
 @pytest.mark.parametrize(

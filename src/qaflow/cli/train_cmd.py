@@ -17,6 +17,9 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_command(
         config: Annotated[Path, typer.Argument(help="TOML training config (see training/).")],
+        base: Annotated[
+            str | None, typer.Option(help="Override model.base: a model name or directory.")
+        ] = None,
         output_dir: Annotated[Path | None, typer.Option(help="Override run.output_dir.")] = None,
         data_dir: Annotated[Path | None, typer.Option(help="Override data.dir.")] = None,
         max_steps: Annotated[
@@ -41,6 +44,7 @@ def register(app: typer.Typer) -> None:
         with readable_errors():
             recipe = load_with_overrides(
                 config,
+                base=base,
                 output_dir=output_dir,
                 data_dir=data_dir,
                 max_steps=max_steps,

@@ -14,6 +14,7 @@ from qaflow.training import TrainOptions, load_with_overrides, train
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m qaflow.training", description=__doc__)
     parser.add_argument("config", type=Path, help="TOML training config")
+    parser.add_argument("--base", help="override model.base (a name or a model directory)")
     parser.add_argument("--output-dir", type=Path, help="override run.output_dir")
     parser.add_argument("--data-dir", type=Path, help="override data.dir")
     parser.add_argument("--max-steps", type=int, help="override optimization.max_steps")
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_with_overrides(
             args.config,
+            base=args.base,
             output_dir=args.output_dir,
             data_dir=args.data_dir,
             max_steps=args.max_steps,

@@ -82,10 +82,20 @@ class OptimizationSection(_Section):
     batch_size: int = Field(default=32, ge=1)
     max_grad_norm: float = Field(default=1.0, gt=0)
     seed: int = 42
+    order_seed: int | None = Field(
+        default=None,
+        description="Seed of the batch order (default: seed). A run that continues from an "
+        "earlier model sets another one so it starts on windows its predecessor never reached, "
+        "while seed keeps the dev split the same.",
+    )
     length_group_batches: int = Field(
         default=50, ge=1, description="Batches per length-sorted pool (bigger = tighter padding)."
     )
     precision: Precision = Field(default="auto", description="auto: bf16 on CUDA, else fp32.")
+
+    @property
+    def batch_order_seed(self) -> int:
+        return self.seed if self.order_seed is None else self.order_seed
 
 
 class RunSection(_Section):
@@ -156,6 +166,7 @@ def _validate(tree: dict[str, Any], where: str) -> TrainingConfig:
 def load_with_overrides(
     path: Path | str,
     *,
+    base: str | None = None,
     output_dir: Path | None = None,
     data_dir: Path | None = None,
     max_steps: int | None = None,
@@ -164,6 +175,7 @@ def load_with_overrides(
     """The config at ``path`` with the command line's overrides (None keeps the file's value)."""
     return load_training_config(path).with_overrides(
         {
+            "model.base": base,
             "run.output_dir": output_dir,
             "data.dir": data_dir,
             "optimization.max_steps": max_steps,

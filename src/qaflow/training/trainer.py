@@ -169,7 +169,11 @@ class _Loop:
         opt = self.config.optimization
         state = self.state
         batches = epoch_batches(
-            self.lengths, opt.batch_size, opt.length_group_batches, opt.seed, state.epoch
+            self.lengths,
+            opt.batch_size,
+            opt.length_group_batches,
+            opt.batch_order_seed,
+            state.epoch,
         )
         while state.batch_in_epoch < len(batches) and not state.finished:
             indices = batches[state.batch_in_epoch]
