@@ -1,20 +1,25 @@
 """Online latency: POST /answer under 1, 8 and 32 concurrent clients against a local `qaflow serve`.
 
-    python bench/online_latency.py [--model DIR] [--backends torch,onnx] [--seconds 20] [--json out]
+    python bench/online_latency.py [--model DIR] [--backends torch,onnx] [--seconds 20]
+        [--load-generator wrk|httpx] [--json out]
 
 Starts `qaflow serve --no-worker` on a free loopback port (QAFLOW_HOME under bench/.models/),
 registers the model once per backend (PUT /models), then for each concurrency runs a closed-loop
-load of asyncio httpx clients for a bounded time, each posting XQuAD questions with their
-(SQuAD-sized) contexts. Reports p50/p95/p99 latency, requests/s and the server's micro-batching
-counters, and compares requests/s at the highest concurrency with the engine's own batch
-throughput on the same questions (measured in this process, with the server stopped).
-The load generator shares the machine's cores with the server: its CPU time is not free.
+load for a bounded time, each client posting XQuAD questions with their (SQuAD-sized) contexts in
+file order. Reports p50/p95/p99 latency, requests/s and the server's micro-batching counters, and
+compares requests/s at the highest concurrency with the engine's own batch throughput on exactly
+the questions that run served (measured in this process, with the server stopped).
+
+The load generator shares the machine's cores with the server, so its CPU time is not free:
+`wrk` (C, one thread, a generated Lua script; `apt-get install wrk`) is used when it is on the
+PATH, else asyncio httpx clients, which cost the server a noticeable share of a 2-core machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -125,6 +130,7 @@ async def load(
         "clients": clients,
         "requests": len(latencies),
         "errors": errors,
+        "rows_posted": cursor,
         "seconds": elapsed,
         "requests_per_s": len(latencies) / elapsed,
         "p50_ms": _quantile(latencies, 0.50) * 1000,
@@ -135,6 +141,65 @@ async def load(
     }
 
 
+def load_with_wrk(
+    base: str, model: str, rows: list[dict[str, Any]], clients: int, seconds: float
+) -> dict[str, Any]:
+    """The same closed loop driven by wrk: ``clients`` connections on one wrk thread."""
+    import httpx
+
+    script = MODELS_DIR / "online-wrk.lua"
+    script.write_text(_wrk_script(f"/answer?model={model}", rows), encoding="utf-8")
+    with httpx.Client(base_url=base, timeout=600) as client:
+        client.post("/answer", params={"model": model}, json=_body(rows[0])).raise_for_status()
+        before = client.get("/stats").json()["batching"].get(model, {})
+        command = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout=60s"]
+        finished = subprocess.run(
+            [*command, "-s", str(script), base], capture_output=True, text=True, check=True
+        )
+        after = client.get("/stats").json()["batching"].get(model, {})
+    summary = json.loads(finished.stdout.strip().splitlines()[-1])
+    elapsed = summary["duration_us"] / 1e6
+    requests = after.get("requests", 0) - before.get("requests", 0)
+    batches = after.get("batches", 0) - before.get("batches", 0)
+    return {
+        "clients": clients,
+        "requests": summary["requests"] - summary["errors"],
+        "errors": summary["errors"],
+        "rows_posted": summary["requests"],
+        "seconds": elapsed,
+        "requests_per_s": (summary["requests"] - summary["errors"]) / elapsed,
+        "p50_ms": summary["p50_us"] / 1000,
+        "p95_ms": summary["p95_us"] / 1000,
+        "p99_ms": summary["p99_us"] / 1000,
+        "server_mean_batch": requests / max(1, batches),
+        "server_max_batch": after.get("max_batch_size"),
+    }
+
+
+def _wrk_script(path: str, rows: list[dict[str, Any]]) -> str:
+    """Lua for wrk: POST the rows' bodies in file order; print a JSON summary when done."""
+    bodies = ",\n".join(f"[==[{json.dumps(_body(row))}]==]" for row in rows)
+    return f"""local bodies = {{
+{bodies}
+}}
+local sent = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  sent = sent + 1
+  return wrk.format(nil, "{path}", nil, bodies[(sent - 1) % #bodies + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{{"requests": %d, "errors": %d, "duration_us": %d, ' ..
+    '"p50_us": %d, "p95_us": %d, "p99_us": %d}}\\n',
+    summary.requests, e.connect + e.read + e.write + e.status + e.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
 def _body(row: dict[str, Any]) -> dict[str, str]:
     return {"question": row["question"], "context": row["context"]}
 
@@ -143,6 +208,11 @@ def _quantile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+def served_rows(rows: list[dict[str, Any]], posted: int) -> list[dict[str, Any]]:
+    """The rows a load run posted, in order (it cycles through the file from the start)."""
+    return [rows[i % len(rows)] for i in range(max(1, posted))]
 
 
 def engine_throughput(model_dir: Path, backend: str, rows: list[dict[str, Any]]) -> float:
@@ -168,7 +238,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_XQUAD)
     parser.add_argument("--backends", default="torch,onnx,onnx-int8")
     parser.add_argument("--seconds", type=float, default=20.0, help="load time per concurrency")
-    parser.add_argument("--engine-questions", type=int, default=128)
+    parser.add_argument(
+        "--load-generator",
+        choices=["wrk", "httpx"],
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="wrk when installed (lighter on the shared cores), else httpx",
+    )
     parser.add_argument("--json", type=Path)
     return parser.parse_args(argv)
 
@@ -179,7 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = load_xquad(args.data)
     model_dir = args.model or bench_model(args.head)
     backends = args.backends.split(",")
-    results: dict[str, Any] = {"model": str(model_dir), "machine": machine(), "backends": {}}
+    results: dict[str, Any] = {
+        "model": str(model_dir),
+        "machine": machine(),
+        "load_generator": args.load_generator,
+        "backends": {},
+    }
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(model_dir, port, MODELS_DIR / "serve-home")
@@ -190,7 +270,10 @@ def main(argv: list[str] | None = None) -> int:
             runs = []
             for clients in CONCURRENCY:
                 print(f"[bench] {backend}: {clients} clients for {args.seconds:.0f} s")
-                run = asyncio.run(load(base, name, rows, clients, args.seconds))
+                if args.load_generator == "wrk":
+                    run = load_with_wrk(base, name, rows, clients, args.seconds)
+                else:
+                    run = asyncio.run(load(base, name, rows, clients, args.seconds))
                 run["load_average"] = load_average()
                 runs.append(run)
             results["backends"][backend] = {"online": runs}
@@ -201,10 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     for backend in backends:
         entry = results["backends"][backend]
         print(f"[bench] {backend}: engine batch throughput, server stopped")
-        entry["engine_batch_qps"] = engine_throughput(
-            model_dir, backend, rows[: args.engine_questions]
-        )
         top = entry["online"][-1]
+        entry["engine_batch_qps"] = engine_throughput(
+            model_dir, backend, served_rows(rows, top["rows_posted"])
+        )
         entry["online_vs_engine"] = top["requests_per_s"] / entry["engine_batch_qps"]
         for run in entry["online"]:
             table.append(
@@ -221,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                     entry["online_vs_engine"] if run is top else None,
                 ]
             )
-    print(f"\nmodel {model_dir}")
+    print(f"\nmodel {model_dir}, load generator {args.load_generator}")
     headers = ["backend", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"]
     headers += ["mean batch", "engine q/s", "online/engine"]
     print_table(headers, table)
