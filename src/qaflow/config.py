@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         ge=0,
         description="How long the online micro-batcher waits to gather concurrent requests.",
     )
+    max_loaded_models: int = Field(
+        default=4,
+        ge=1,
+        description="Models each process keeps in memory; the least recently used goes first.",
+    )
     torch_threads: int | None = Field(
         default=None, ge=1, description="Intra-op threads for inference. Default: all cores."
     )

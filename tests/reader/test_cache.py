@@ -78,3 +78,36 @@ def test_failed_load_is_not_cached(tmp_path: Path) -> None:
             cache.get(spec)
     assert len(loader.calls) == 2
     assert spec not in cache
+
+
+def test_least_recently_used_reader_is_dropped_beyond_the_bound(tiny_model_dir: Path) -> None:
+    loader = CountingLoader()
+    cache = ReaderCache(loader=loader, max_readers=2)
+    one, two, three = (
+        ModelSpec(name, str(tiny_model_dir), str(tiny_model_dir)) for name in ("1", "2", "3")
+    )
+    first = cache.get(one)
+    cache.get(two)
+    assert cache.get(one) is first  # one is now the most recently used
+    cache.get(three)
+    assert len(cache) == 2
+    assert [spec in cache for spec in (one, two, three)] == [True, False, True]
+    cache.get(two)  # loaded again
+    assert [spec.name for spec in loader.calls] == ["1", "2", "3", "2"]
+    assert one not in cache
+
+
+def test_a_new_weights_revision_ages_the_old_one_out(tiny_model_dir: Path) -> None:
+    loader = CountingLoader()
+    cache = ReaderCache(loader=loader, max_readers=1)
+    old = ModelSpec("m", str(tiny_model_dir), str(tiny_model_dir), revision="sha256:old")
+    new = ModelSpec("m", str(tiny_model_dir), str(tiny_model_dir), revision="sha256:new")
+    cache.get(old)
+    cache.get(new)
+    assert [spec in cache for spec in (old, new)] == [False, True]
+    assert len(cache) == 1
+
+
+def test_the_bound_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_readers"):
+        ReaderCache(max_readers=0)

@@ -23,7 +23,7 @@ from qaflow.errors import QaflowError
 from qaflow.pipeline.csvio import CsvRow, iter_csv_rows
 from qaflow.pipeline.results import ResultRow, write_results_parquet
 from qaflow.pipeline.row_index import load_row_index
-from qaflow.reader import ModelSpec, Reader, ReaderCache, ReaderOptions
+from qaflow.reader import DEFAULT_MAX_READERS, ModelSpec, Reader, ReaderCache, ReaderOptions
 from qaflow.storage import ObjectStore, open_store
 from qaflow.versioning import blob_key
 
@@ -66,15 +66,19 @@ class Executor(Protocol):
 class ReaderPool:
     """The readers of one process, one per (model, options), each loaded on first use."""
 
-    def __init__(self, *, threads: int | None = None) -> None:
+    def __init__(
+        self, *, threads: int | None = None, max_readers: int = DEFAULT_MAX_READERS
+    ) -> None:
         self._threads = threads
+        self._max_readers = max_readers
         self._caches: dict[ReaderOptions, ReaderCache] = {}
         self._lock = threading.Lock()
 
     def get(self, spec: ModelSpec, options: ReaderOptions) -> Reader:
         with self._lock:
             cache = self._caches.setdefault(
-                options, ReaderCache(options=options, threads=self._threads)
+                options,
+                ReaderCache(options=options, threads=self._threads, max_readers=self._max_readers),
             )
         return cache.get(spec)
 
@@ -179,9 +183,15 @@ def _describe(exc: BaseException) -> str:
 class InProcessExecutor:
     """Runs datums one after another in this process (one worker: no process start-up cost)."""
 
-    def __init__(self, *, store: ObjectStore, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        threads: int | None = None,
+        max_readers: int = DEFAULT_MAX_READERS,
+    ) -> None:
         self._store = store
-        self._readers = ReaderPool(threads=threads)
+        self._readers = ReaderPool(threads=threads, max_readers=max_readers)
 
     def map_unordered(self, tasks: Sequence[DatumTask]) -> Iterator[DatumOutcome]:
         for task in tasks:
@@ -206,7 +216,8 @@ def init_worker(settings: Settings, threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    _worker_state = _WorkerState(open_store(settings), ReaderPool(threads=threads))
+    readers = ReaderPool(threads=threads, max_readers=settings.max_loaded_models)
+    _worker_state = _WorkerState(open_store(settings), readers)
 
 
 def run_in_worker(task: DatumTask) -> DatumOutcome:
@@ -280,5 +291,7 @@ def create_executor(
 
         return RayExecutor(settings=settings, workers=workers, address=settings.ray_address)
     if workers == 1:
-        return InProcessExecutor(store=store, threads=settings.torch_threads)
+        return InProcessExecutor(
+            store=store, threads=settings.torch_threads, max_readers=settings.max_loaded_models
+        )
     return LocalExecutor(settings=settings, workers=workers)

@@ -30,7 +30,7 @@ class DatumActor:
 
         torch.set_num_threads(threads)
         self._store = open_store(settings)
-        self._readers = ReaderPool(threads=threads)
+        self._readers = ReaderPool(threads=threads, max_readers=settings.max_loaded_models)
 
     def run(self, task: DatumTask) -> DatumOutcome:
         return run_datum(task, store=self._store, readers=self._readers)

@@ -6,13 +6,14 @@ over an export cached on disk.
 """
 
 from qaflow.reader.backends import QABackend
-from qaflow.reader.cache import ReaderCache
+from qaflow.reader.cache import DEFAULT_MAX_READERS, ReaderCache
 from qaflow.reader.engine import Reader, load_reader
 from qaflow.reader.loading import build_onnx_model
 from qaflow.reader.onnx_cache import OnnxModel, default_onnx_cache_dir
 from qaflow.reader.types import Answer, Backend, ModelSpec, ReaderOptions
 
 __all__ = [
+    "DEFAULT_MAX_READERS",
     "Answer",
     "Backend",
     "ModelSpec",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol
 
@@ -17,8 +18,17 @@ class ReaderLoader(Protocol):
     ) -> Reader: ...
 
 
+DEFAULT_MAX_READERS = 4
+
+
 class ReaderCache:
-    """Thread-safe map from spec to loaded reader; a failed load is not cached."""
+    """Thread-safe map from spec to loaded reader; a failed load is not cached.
+
+    Beyond ``max_readers`` the least recently used reader is dropped, so memory stays bounded in
+    a server that answers with many models and in a worker that outlives retrains (each weights
+    revision is its own spec). A dropped reader's memory goes once no running call holds it; it
+    is loaded again when next asked for.
+    """
 
     def __init__(
         self,
@@ -27,13 +37,17 @@ class ReaderCache:
         threads: int | None = None,
         onnx_cache_dir: Path | None = None,
         loader: ReaderLoader | None = None,
+        max_readers: int = DEFAULT_MAX_READERS,
     ) -> None:
+        if max_readers < 1:
+            raise ValueError("max_readers must be at least 1")
+        self._max_readers = max_readers
         self._options = options
         self._threads = threads
         self._loader: ReaderLoader = loader or functools.partial(
             load_reader, onnx_cache_dir=onnx_cache_dir
         )
-        self._readers: dict[ModelSpec, Reader] = {}
+        self._readers: OrderedDict[ModelSpec, Reader] = OrderedDict()
         self._loading: dict[ModelSpec, threading.Lock] = {}
         self._lock = threading.Lock()
 
@@ -42,6 +56,7 @@ class ReaderCache:
         with self._lock:
             reader = self._readers.get(spec)
             if reader is not None:
+                self._readers.move_to_end(spec)
                 return reader
             spec_lock = self._loading.setdefault(spec, threading.Lock())
         # One lock per spec: loading one model does not block readers of another.
@@ -54,6 +69,8 @@ class ReaderCache:
             with self._lock:
                 self._readers[spec] = reader
                 self._loading.pop(spec, None)
+                while len(self._readers) > self._max_readers:
+                    self._readers.popitem(last=False)
             return reader
 
     def clear(self) -> None:

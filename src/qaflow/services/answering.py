@@ -56,12 +56,13 @@ class AnsweringService:
         with self._lock:
             batcher = self._batchers.get(spec)
             if batcher is None:
-                reader = self._readers.get(spec)
+                readers = self._readers
 
                 def answer_batch(
                     questions: Sequence[str], contexts: Sequence[str], top_k: int
                 ) -> list[list[Answer]]:
-                    return reader.answer(questions, contexts, top_k=top_k)
+                    # Looked up per batch, not held: the cache decides which models stay loaded.
+                    return readers.get(spec).answer(questions, contexts, top_k=top_k)
 
                 batcher = MicroBatcher(
                     answer_batch,

@@ -43,7 +43,9 @@ def open_runtime(settings: Settings, *, migrate: bool = True) -> Iterator[Runtim
         with sessions() as session:
             ensure_default_model(session=session, settings=settings)
         readers = ReaderCache(
-            threads=settings.torch_threads, onnx_cache_dir=default_onnx_cache_dir(settings)
+            threads=settings.torch_threads,
+            onnx_cache_dir=default_onnx_cache_dir(settings),
+            max_readers=settings.max_loaded_models,
         )
         answering = AnsweringService(readers=readers, settings=settings)
         try:
