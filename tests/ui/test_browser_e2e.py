@@ -107,7 +107,9 @@ def test_upload_a_csv_and_see_its_answers(
     _open(page, f"{web_app}/upload", "Upload questions")
 
     page.locator("input[type=file]").set_input_files([str(csv_path), str(bad_path)])
-    page.get_by_role("button", name="Upload", exact=True).click()
+    # The primary button, not the file uploader's own "Upload" (browse) button, which some
+    # Streamlit states label the same; click() waits until the attached files enable it.
+    page.get_by_test_id("stBaseButton-primary").filter(has_text="Upload").click()
 
     page.get_by_text("bad.csv was not stored").wait_for()
     page.get_by_text("Download answers (CSV)").wait_for(timeout=JOB_TIMEOUT_MS)
