@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-QAFLOW = shutil.which("qaflow")
+from tests.cli.console import run_qaflow, tiny_model_env
 
 
 @pytest.fixture
 def env(tmp_path: Path, tiny_model_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "QAFLOW_HOME": str(tmp_path / "home"),
-        "QAFLOW_DEFAULT_MODEL": "tiny",
-        "QAFLOW_DEFAULT_MODEL_REF": str(tiny_model_dir),
-        "QAFLOW_DEFAULT_MODEL_BACKEND": "torch",
-        "HF_HUB_OFFLINE": "1",
-    }
+    return tiny_model_env(tmp_path / "home", tiny_model_dir)
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    assert QAFLOW is not None, "the qaflow console script is not installed"
-    return subprocess.run(
-        [QAFLOW, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    return run_qaflow(env, *args, timeout=120)
 
 
 def test_help_explains_the_commands(env: dict[str, str]) -> None:

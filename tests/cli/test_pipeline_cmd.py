@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -16,31 +14,21 @@ from pathlib import Path
 import pytest
 
 from qaflow.pipeline.results import read_results_parquet
+from tests.cli.console import qaflow_command, run_qaflow, tiny_model_env
 from tests.support.tiny_model import build_tiny_qa_model
 
-QAFLOW = shutil.which("qaflow")
 WAIT_S = 180
 
 
 @pytest.fixture
 def env(tmp_path: Path, tiny_model_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "QAFLOW_HOME": str(tmp_path / "home"),
-        "QAFLOW_DEFAULT_MODEL": "tiny",
-        "QAFLOW_DEFAULT_MODEL_REF": str(tiny_model_dir),
-        "QAFLOW_DEFAULT_MODEL_BACKEND": "torch",
-        "QAFLOW_SHARD_ROWS": "4",
-        "QAFLOW_WORKER_POLL_S": "0.1",
-        "HF_HUB_OFFLINE": "1",
-    }
+    return tiny_model_env(
+        tmp_path / "home", tiny_model_dir, QAFLOW_SHARD_ROWS="4", QAFLOW_WORKER_POLL_S="0.1"
+    )
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    assert QAFLOW is not None, "the qaflow console script is not installed"
-    return subprocess.run(
-        [QAFLOW, *args], env=env, capture_output=True, text=True, timeout=WAIT_S, check=False
-    )
+    return run_qaflow(env, *args, timeout=WAIT_S)
 
 
 def ok(env: dict[str, str], *args: str) -> str:
@@ -126,9 +114,8 @@ def test_mistakes_are_one_readable_sentence(
 
 
 def test_the_worker_answers_uploads_until_sigterm(env: dict[str, str], tmp_path: Path) -> None:
-    assert QAFLOW is not None
     worker = subprocess.Popen(
-        [QAFLOW, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        qaflow_command("worker"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         upload_id = upload(env, tmp_path / "questions.csv", 6)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +15,8 @@ from qaflow.services.upload_schemas import UploadPublic
 from qaflow.services.uploads import list_uploads
 from qaflow.storage import open_store_url
 from qaflow.versioning import blob_key
+from tests.cli.console import run_qaflow
 from tests.versioning.samples import BAD_FILES, GOOD_CSV, GOOD_ROWS
-
-QAFLOW = shutil.which("qaflow")
 
 
 @pytest.fixture
@@ -37,10 +35,7 @@ def env(home: Path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    assert QAFLOW is not None, "the qaflow console script is not installed"
-    return subprocess.run(
-        [QAFLOW, *args], env=env, capture_output=True, text=True, timeout=180, check=False
-    )
+    return run_qaflow(env, *args, timeout=180)
 
 
 def stored_uploads(home: Path) -> Iterator[UploadPublic]:

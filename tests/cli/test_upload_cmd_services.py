@@ -11,8 +11,6 @@ import csv
 import io
 import os
 import re
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -20,10 +18,10 @@ import httpx
 import pytest
 
 from qaflow.config import Settings, load_settings
+from tests.cli.console import run_qaflow
 from tests.support.live_server import live_api
 from tests.support.seaweed import S3Server
 
-QAFLOW = shutil.which("qaflow")
 WAIT_S = 300
 ROWS = 5
 QUESTIONS = [f"Who wrote program {n}?" for n in range(ROWS)]
@@ -75,15 +73,13 @@ def questions_csv(path: Path) -> Path:
 
 
 def upload_and_wait(qaflow_env: dict[str, str], path: Path) -> str:
-    assert QAFLOW is not None, "the qaflow console script is not installed"
     outside = {name: value for name, value in os.environ.items() if not name.startswith("QAFLOW_")}
-    result = subprocess.run(
-        [QAFLOW, "upload", "--wait", str(path)],
-        env={**outside, **qaflow_env, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
+    result = run_qaflow(
+        {**outside, **qaflow_env, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"},
+        "upload",
+        "--wait",
+        str(path),
         timeout=WAIT_S,
-        check=False,
     )
     assert result.returncode == 0, result.stderr
     match = re.search(r"upload ([0-9a-f]{32})", result.stdout)
