@@ -25,6 +25,42 @@ def test_overrides_replace_values(tmp_path: Path) -> None:
     assert config.run.output_dir == tmp_path / "b"
 
 
+def test_assignments_override_any_setting(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[optimization]\nlearning_rate = 5e-5\n", encoding="utf-8")
+    config = load_with_overrides(
+        path,
+        max_steps=7,
+        assignments=[
+            "optimization.learning_rate=1e-4",
+            "optimization.epochs = 3",
+            "optimization.precision=bf16",
+            'model.name="qa v3"',
+            "run.output_dir=/tmp/run-b",
+        ],
+    )
+    opt = config.optimization
+    assert (opt.learning_rate, opt.epochs, opt.precision, opt.max_steps) == (1e-4, 3, "bf16", 7)
+    assert config.model.name == "qa v3"
+    assert config.run.output_dir == Path("/tmp/run-b")
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("optimization.learning_rate", "SECTION.KEY=VALUE"),
+        ("epochs=3", "SECTION.KEY=VALUE"),
+        ("optimization.epoch=3", "unknown training setting 'optimization.epoch'"),
+        ("optimization.batch_size=-1", "batch_size"),
+    ],
+)
+def test_bad_assignments_say_what_is_wrong(tmp_path: Path, assignment: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=message):
+        load_with_overrides(path, assignments=[assignment])
+
+
 def test_fingerprint_ignores_where_output_goes(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text("", encoding="utf-8")

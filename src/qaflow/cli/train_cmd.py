@@ -28,6 +28,15 @@ def register(app: typer.Typer) -> None:
         max_train_examples: Annotated[
             int | None, typer.Option(min=1, help="Train on a seeded subset of N questions.")
         ] = None,
+        assignments: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--set",
+                metavar="SECTION.KEY=VALUE",
+                help="Override any setting, e.g. --set optimization.learning_rate=1e-4 "
+                "(repeatable).",
+            ),
+        ] = None,
         resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
         stop_after_steps: Annotated[
             int | None, typer.Option(min=1, help="Checkpoint and stop at this step.")
@@ -49,6 +58,7 @@ def register(app: typer.Typer) -> None:
                 data_dir=data_dir,
                 max_steps=max_steps,
                 max_train_examples=max_train_examples,
+                assignments=assignments or (),
             )
             outcome = train(
                 recipe,

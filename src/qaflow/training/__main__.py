@@ -19,6 +19,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, help="override data.dir")
     parser.add_argument("--max-steps", type=int, help="override optimization.max_steps")
     parser.add_argument("--max-train-examples", type=int, help="override data.max_train_examples")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        dest="assignments",
+        help="override any setting, e.g. --set optimization.learning_rate=1e-4 (repeatable)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     parser.add_argument("--stop-after-steps", type=int, help="checkpoint and stop at this step")
     parser.add_argument("--threads", type=int, help="torch intra-op threads")
@@ -41,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=args.data_dir,
             max_steps=args.max_steps,
             max_train_examples=args.max_train_examples,
+            assignments=args.assignments,
         )
         outcome = train(
             config,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -171,14 +172,32 @@ def load_with_overrides(
     data_dir: Path | None = None,
     max_steps: int | None = None,
     max_train_examples: int | None = None,
+    assignments: Sequence[str] = (),
 ) -> TrainingConfig:
-    """The config at ``path`` with the command line's overrides (None keeps the file's value)."""
-    return load_training_config(path).with_overrides(
-        {
-            "model.base": base,
-            "run.output_dir": output_dir,
-            "data.dir": data_dir,
-            "optimization.max_steps": max_steps,
-            "data.max_train_examples": max_train_examples,
-        }
-    )
+    """The config at ``path`` with the command line's overrides (None keeps the file's value).
+
+    ``assignments`` are ``SECTION.KEY=VALUE`` strings (``optimization.learning_rate=1e-4``),
+    applied after the named overrides; VALUE is read as a TOML value, else as a plain string.
+    """
+    overrides: dict[str, Any] = {
+        "model.base": base,
+        "run.output_dir": output_dir,
+        "data.dir": data_dir,
+        "optimization.max_steps": max_steps,
+        "data.max_train_examples": max_train_examples,
+    }
+    overrides.update(parse_assignment(text) for text in assignments)
+    return load_training_config(path).with_overrides(overrides)
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``"optimization.epochs=3"`` -> ``("optimization.epochs", 3)``."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or "." not in key:
+        raise ConfigurationError(f"expected SECTION.KEY=VALUE, got {text!r}")
+    try:
+        value = tomllib.loads(f"value = {raw.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()  # a bare word such as bf16 or a path
+    return key, value

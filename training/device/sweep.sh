@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# There, on the device machine (repository root, $OUT set; carry .devicekit): train variants of
+# CONFIG side by side on the one GPU (a 22M-parameter model leaves an H100 mostly idle, so four
+# runs cost little more than one), keep the one with the best final F1 on the recipe's own dev
+# split (never XQuAD), and leave in $OUT what comes back under the tool's limits:
+#   model-files.tar (config, tokenizer, card, metrics) and model.safetensors.part-NN of the best,
+#   runs.tar (every run's log, card and metrics), sweep.txt (the table the choice was made on).
+# Extra arguments go to every `python -m qaflow.training` run. A CPU smoke run here:
+#   SKIP_WHEELS=1 PYTHON=.venv/bin/python OUT=/tmp/kit-out THREADS=1 \
+#       bash training/device/sweep.sh --max-steps 2 --max-train-examples 64
+set -uo pipefail
+config=${CONFIG:-training/minilm-l6-squad-gpu-continue.toml}
+python=${PYTHON:-python3}
+out=${OUT:?OUT must name the folder whose files come back}
+runs=${SWEEP_DIR:-/tmp/qaflow-sweep}
+threads=${THREADS:-4}          # torch threads per run for the dev evaluations (on the CPU)
+limit_s=${RUN_LIMIT_S:-470}    # each run is killed after this: the tool's call must still return
+# name|settings: every variant continues CONFIG's base on the same data, split and seeds.
+variants=(
+    "a|"
+    "b|--set optimization.learning_rate=1e-4 --set optimization.epochs=3"
+    "c|--set optimization.learning_rate=1.5e-4 --set optimization.epochs=4 --set optimization.batch_size=64"
+    "d|--set optimization.learning_rate=1e-4 --set optimization.epochs=5"
+)
+if [[ -z ${SKIP_WHEELS:-} ]]; then
+    "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .devicekit/whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+command -v nvidia-smi >/dev/null && nvidia-smi -L
+"$python" -c "import torch, transformers, qaflow.training; print('torch', torch.__version__, \
+'cuda', torch.cuda.is_available(), 'transformers', transformers.__version__)" || exit 1
+rm -rf "$runs" && mkdir -p "$runs" "$out"
+for variant in "${variants[@]}"; do
+    name=${variant%%|*}
+    # shellcheck disable=SC2086  # the settings are words on purpose
+    timeout "$limit_s" "$python" -m qaflow.training "$config" --data-dir .devicekit/data \
+        --output-dir "$runs/$name" --threads "$threads" ${variant#*|} "$@" \
+        > "$runs/$name.log" 2>&1 &
+done
+wait
+tail -n 3 "$runs"/*.log
+best=$("$python" - "$runs" <<'PY' | tee "$out/sweep.txt" | tail -n 1
+import json, sys
+from pathlib import Path
+
+rows = []
+for metrics in sorted(Path(sys.argv[1]).glob("*/model/metrics.json")):
+    m = json.loads(metrics.read_text())
+    opt = m["config"]["optimization"]
+    rows.append((m["dev"]["f1"], metrics.parent.parent.name, m, opt))
+    print(f"{metrics.parent.parent.name}: dev EM {m['dev']['exact_match']:.2f} "
+          f"F1 {m['dev']['f1']:.2f} on {m['dev']['count']}  lr {opt['learning_rate']:g} "
+          f"epochs {opt['epochs']} batch {opt['batch_size']}  steps {m['global_step']}/"
+          f"{m['total_steps']}  {m['train_seconds']:.0f} s")
+print(max(rows, key=lambda row: row[0])[1] if rows else "")
+PY
+)
+tar -C "$runs" --exclude model.safetensors --exclude checkpoints --exclude '.*' -cf "$out/runs.tar" .
+if [[ -z $best ]]; then
+    echo "no run finished" >&2
+    exit 1
+fi
+echo "best: $best"
+tar -C "$runs/$best/model" --exclude model.safetensors -cf "$out/model-files.tar" .
+split -b 15M -d "$runs/$best/model/model.safetensors" "$out/model.safetensors.part-"
+ls -la "$out"
