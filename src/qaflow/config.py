@@ -86,8 +86,8 @@ class Settings(BaseSettings):
     max_loaded_models: int = Field(
         default=4,
         ge=1,
-        description="Models each process keeps in memory per reader setting (windowing); the least "
-        "recently used goes first.",
+        description="Readers (a model with its window settings) each process keeps in memory, "
+        "all models and settings counted together; the least recently used goes first.",
     )
     torch_threads: int | None = Field(
         default=None, ge=1, description="Intra-op threads for inference. Default: all cores."

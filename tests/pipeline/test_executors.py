@@ -168,3 +168,12 @@ def test_the_process_pool_gives_the_in_process_results(
         pool.close()
 
     assert got == expected
+
+
+def test_a_reader_pool_bounds_the_process_across_window_settings(tiny_spec: ModelSpec) -> None:
+    readers = ReaderPool(max_readers=2)
+    settings = [ReaderOptions(max_seq_len=n, doc_stride=16) for n in (96, 112, 128)]
+    loaded = [readers.get(tiny_spec, options) for options in settings]
+    assert [reader.options.max_seq_len for reader in loaded] == [96, 112, 128]
+    assert len(readers) == 2
+    assert readers.get(tiny_spec, settings[2]) is loaded[2]

@@ -111,3 +111,27 @@ def test_a_new_weights_revision_ages_the_old_one_out(tiny_model_dir: Path) -> No
 def test_the_bound_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_readers"):
         ReaderCache(max_readers=0)
+
+
+def test_options_given_to_get_make_their_own_reader(tiny_spec: ModelSpec) -> None:
+    loader = CountingLoader()
+    cache = ReaderCache(options=ReaderOptions(batch_size=4), loader=loader)
+    default = cache.get(tiny_spec)
+    wide = cache.get(tiny_spec, ReaderOptions(max_seq_len=128, doc_stride=32))
+    assert (default.options.batch_size, wide.options.max_seq_len) == (4, 128)
+    assert wide is not default
+    assert cache.get(tiny_spec, ReaderOptions(max_seq_len=128, doc_stride=32)) is wide
+    assert cache.get(tiny_spec, ReaderOptions(batch_size=4)) is default  # same as the cache's
+    assert len(loader.calls) == 2
+
+
+def test_the_bound_counts_every_spec_and_options_together(tiny_spec: ModelSpec) -> None:
+    loader = CountingLoader()
+    cache = ReaderCache(loader=loader, max_readers=2)
+    settings = [ReaderOptions(max_seq_len=n, doc_stride=16) for n in (96, 112, 128)]
+    for options in settings:
+        cache.get(tiny_spec, options)
+    assert len(cache) == 2
+    assert tiny_spec in cache
+    cache.get(tiny_spec, settings[0])  # the oldest was dropped: loaded again
+    assert len(loader.calls) == 4

@@ -57,7 +57,8 @@ for metrics in sorted(Path(sys.argv[1]).glob("*/model/metrics.json")):
 print(max(rows, key=lambda row: row[0])[1] if rows else "")
 PY
 )
-tar -C "$runs" --exclude model.safetensors --exclude checkpoints --exclude '.*' -cf "$out/runs.tar" .
+tar -C "$runs" --exclude model.safetensors --exclude checkpoints --exclude '.dev-eval-model' --exclude '.final-eval-model' \
+    --exclude '.partial-model' -cf "$out/runs.tar" .
 if [[ -z $best ]]; then
     echo "no run finished" >&2
     exit 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -64,23 +63,22 @@ class Executor(Protocol):
 
 
 class ReaderPool:
-    """The readers of one process, one per (model, options), each loaded on first use."""
+    """The readers of one process, one per (model, options), each loaded on first use.
+
+    One bounded cache for all of them: ``max_readers`` bounds the process, whatever mix of
+    models and window settings its datums ask for.
+    """
 
     def __init__(
         self, *, threads: int | None = None, max_readers: int = DEFAULT_MAX_READERS
     ) -> None:
-        self._threads = threads
-        self._max_readers = max_readers
-        self._caches: dict[ReaderOptions, ReaderCache] = {}
-        self._lock = threading.Lock()
+        self._cache = ReaderCache(threads=threads, max_readers=max_readers)
 
     def get(self, spec: ModelSpec, options: ReaderOptions) -> Reader:
-        with self._lock:
-            cache = self._caches.setdefault(
-                options,
-                ReaderCache(options=options, threads=self._threads, max_readers=self._max_readers),
-            )
-        return cache.get(spec)
+        return self._cache.get(spec, options)
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
 
 def run_datum(task: DatumTask, *, store: ObjectStore, readers: ReaderPool) -> DatumOutcome:

@@ -1,4 +1,5 @@
-"""A process-wide cache of readers: each model spec is loaded once, even under concurrency."""
+"""A process-wide cache of readers: each (model spec, reader options) is loaded once, even under
+concurrency, and the number held is bounded across all of them."""
 
 from __future__ import annotations
 
@@ -20,11 +21,15 @@ class ReaderLoader(Protocol):
 
 DEFAULT_MAX_READERS = 4
 
+_Key = tuple[ModelSpec, ReaderOptions | None]
+
 
 class ReaderCache:
-    """Thread-safe map from spec to loaded reader; a failed load is not cached.
+    """Thread-safe map from (spec, options) to loaded reader; a failed load is not cached.
 
-    Beyond ``max_readers`` the least recently used reader is dropped, so memory stays bounded in
+    ``options`` given to :meth:`get` override the cache's own, so one cache serves a worker that
+    reads with several window settings. Beyond ``max_readers`` (counted over every spec and
+    options together) the least recently used reader is dropped, so memory stays bounded in
     a server that answers with many models and in a worker that outlives retrains (each weights
     revision is its own spec). A dropped reader's memory goes once no running call holds it; it
     is loaded again when next asked for.
@@ -47,28 +52,29 @@ class ReaderCache:
         self._loader: ReaderLoader = loader or functools.partial(
             load_reader, onnx_cache_dir=onnx_cache_dir
         )
-        self._readers: OrderedDict[ModelSpec, Reader] = OrderedDict()
-        self._loading: dict[ModelSpec, threading.Lock] = {}
+        self._readers: OrderedDict[_Key, Reader] = OrderedDict()
+        self._loading: dict[_Key, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, spec: ModelSpec) -> Reader:
-        """The reader of ``spec``, loading it on first use."""
+    def get(self, spec: ModelSpec, options: ReaderOptions | None = None) -> Reader:
+        """The reader of ``spec`` with ``options`` (else the cache's), loading it on first use."""
+        key: _Key = (spec, options if options is not None else self._options)
         with self._lock:
-            reader = self._readers.get(spec)
+            reader = self._readers.get(key)
             if reader is not None:
-                self._readers.move_to_end(spec)
+                self._readers.move_to_end(key)
                 return reader
-            spec_lock = self._loading.setdefault(spec, threading.Lock())
-        # One lock per spec: loading one model does not block readers of another.
-        with spec_lock:
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        # One lock per key: loading one model does not block readers of another.
+        with key_lock:
             with self._lock:
-                reader = self._readers.get(spec)
+                reader = self._readers.get(key)
             if reader is not None:
                 return reader
-            reader = self._loader(spec, options=self._options, threads=self._threads)
+            reader = self._loader(spec, options=key[1], threads=self._threads)
             with self._lock:
-                self._readers[spec] = reader
-                self._loading.pop(spec, None)
+                self._readers[key] = reader
+                self._loading.pop(key, None)
                 while len(self._readers) > self._max_readers:
                     self._readers.popitem(last=False)
             return reader
@@ -79,8 +85,9 @@ class ReaderCache:
             self._readers.clear()
 
     def __contains__(self, spec: object) -> bool:
+        """Whether a reader of ``spec`` (with any options) is loaded."""
         with self._lock:
-            return spec in self._readers
+            return any(key[0] == spec for key in self._readers)
 
     def __len__(self) -> int:
         with self._lock:
