@@ -74,11 +74,9 @@ class AnsweringService:
             return batcher
 
 
-def record_online_answer(
-    *, session: Session, spec: ModelSpec, answer_in: AnswerCreate, answer: Answer
-) -> AnswerPublic:
-    """Store one online answer in the history and return its public view."""
-    record = AnswerRecord(
+def new_online_record(spec: ModelSpec, answer_in: AnswerCreate, answer: Answer) -> AnswerRecord:
+    """The history row of one online answer, not yet stored."""
+    return AnswerRecord(
         created_at=datetime.now(UTC),
         model_name=spec.name,
         model_ref=spec.model,
@@ -90,9 +88,6 @@ def record_online_answer(
         end_char=answer.end,
         source=AnswerSource.ONLINE,
     )
-    session.add(record)
-    session.commit()
-    return to_public(record)
 
 
 def list_answers(

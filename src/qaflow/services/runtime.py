@@ -15,6 +15,7 @@ from qaflow.config import Settings
 from qaflow.db import create_db_engine, create_session_factory, upgrade_database
 from qaflow.reader import ReaderCache
 from qaflow.reader.onnx_cache import default_onnx_cache_dir
+from qaflow.services.answer_recorder import AnswerRecorder
 from qaflow.services.answering import AnsweringService
 from qaflow.services.registry import ensure_default_model, resolve_model
 from qaflow.storage import ObjectStore, open_store
@@ -29,6 +30,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     readers: ReaderCache
     answering: AnsweringService
+    recorder: AnswerRecorder
     store: ObjectStore
 
 
@@ -55,6 +57,7 @@ def open_runtime(settings: Settings, *, migrate: bool = True) -> Iterator[Runtim
                 sessions=sessions,
                 readers=readers,
                 answering=answering,
+                recorder=AnswerRecorder(engine, sessions),
                 store=open_store(settings),
             )
         finally:

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from qaflow.api.deps import SessionDep, StateDep, TokenDep
 from qaflow.db import AnswerSource
-from qaflow.reader import Answer, ModelSpec
+from qaflow.reader import ModelSpec
 from qaflow.services import answering, registry
 from qaflow.services.runtime import Runtime
 from qaflow.services.schemas import AnswerCreate, AnswerPublic, SourceName
@@ -31,21 +31,14 @@ async def post_answer(
     # would exhaust the pool long before the model is the bottleneck.
     spec = await run_in_threadpool(_resolve_model, state, model)
     answers = await state.answering.answer(spec, answer_in.question, answer_in.context)
-    return await run_in_threadpool(_record, state, spec, answer_in, answers[0])
+    # Concurrent requests' rows are committed together (group commit); each returns once its
+    # own row is stored.
+    return await run_in_threadpool(state.recorder.record, spec, answer_in, answers[0])
 
 
 def _resolve_model(state: Runtime, model: str | None) -> ModelSpec:
     with state.sessions() as session:
         return registry.resolve_model(session=session, settings=state.settings, name=model)
-
-
-def _record(
-    state: Runtime, spec: ModelSpec, answer_in: AnswerCreate, answer: Answer
-) -> AnswerPublic:
-    with state.sessions() as session:
-        return answering.record_online_answer(
-            session=session, spec=spec, answer_in=answer_in, answer=answer
-        )
 
 
 @router.get("/answer", response_model=list[AnswerPublic])
