@@ -104,10 +104,13 @@ def test_a_database_failure_reaches_every_caller_and_stores_nothing(tmp_path: Pa
     engine.dispose()
     assert len(errors) == 4
     assert all("storing answers" in str(error) and "answers" in str(error) for error in errors)
-    assert recorder.queued == 0 and recorder.commits == 0
+    assert recorder.queued == 0
+    assert recorder.commits == 0
 
 
-def test_the_group_size_is_bounded(db_engine: Engine, session_factory: sessionmaker[Session]) -> None:
+def test_the_group_size_is_bounded(
+    db_engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
     with pytest.raises(ValueError, match="max_group"):
         AnswerRecorder(db_engine, session_factory, max_group=0)
     recorder = AnswerRecorder(db_engine, session_factory, max_group=1)

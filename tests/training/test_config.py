@@ -1,3 +1,5 @@
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,21 @@ def test_bad_configs_say_what_is_wrong(tmp_path: Path, text: str, message: str) 
 def test_missing_config(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         load_training_config(tmp_path / "absent.toml")
+
+
+def test_the_gpu_sweeps_variants_are_valid_settings() -> None:
+    """Every variant line of training/device/sweep.sh applies to the config it runs."""
+    script = (REPO / "training" / "device" / "sweep.sh").read_text(encoding="utf-8")
+    variants = re.findall(r'^\s+"([a-z])\|([^"]*)"$', script, flags=re.MULTILINE)
+    assert [name for name, _ in variants] == ["a", "b", "c", "d"]
+    seen = set()
+    for _, words in variants:
+        assignments = shlex.split(words)[1::2]  # the values after each --set
+        config = load_with_overrides(
+            REPO / "training" / "minilm-l6-squad-gpu-continue.toml", assignments=assignments
+        )
+        opt = config.optimization
+        seen.add((opt.learning_rate, opt.epochs, opt.batch_size))
+        assert config.preprocessing.max_seq_len == 384
+        assert opt.precision == "auto"
+    assert len(seen) == 4
