@@ -118,3 +118,32 @@ def test_the_group_size_is_bounded(
         recorder.record(SPEC, answer_in(n), answer(n))
     assert recorder.commits == 3
     assert stored_count(session_factory) == 3
+
+
+def test_an_unexpected_failure_reaches_every_caller_instead_of_hanging(
+    db_engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    recorder = AnswerRecorder(db_engine, session_factory)
+
+    @event.listens_for(session_factory, "before_commit")
+    def fail(session: Session) -> None:
+        raise RuntimeError("disk on fire")
+
+    errors: list[BaseException] = []
+
+    def record(n: int) -> None:
+        try:
+            recorder.record(SPEC, answer_in(n), answer(n))
+        except DatabaseError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(errors) == 6
+    assert all("disk on fire" in str(error) for error in errors)
+    event.remove(session_factory, "before_commit", fail)
+    assert stored_count(session_factory) == 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -10,7 +12,7 @@ from safetensors.torch import load_file
 
 from qaflow.errors import ConfigurationError, NotFoundError
 from qaflow.reader import ModelSpec, load_reader
-from qaflow.training.soup import average_models, main
+from qaflow.training.soup import average_models, greedy_soup, main
 from tests.support.tiny_model import build_tiny_qa_model
 
 
@@ -56,3 +58,47 @@ def test_bad_arguments_say_what_is_wrong(
         average_models([one, tmp_path / "absent"], tmp_path / "soup")
     assert main([str(tmp_path / "soup"), str(one), str(tmp_path / "absent")]) == 2
     assert "no model.safetensors" in capsys.readouterr().err
+
+
+def test_a_greedy_soup_keeps_only_the_models_that_help(tmp_path: Path) -> None:
+    models = {n: build_tiny_qa_model(tmp_path / f"m{n}", seed=n) for n in (1, 2, 3)}
+    target = (
+        weights(models[1])["qa_outputs.weight"].float()
+        + weights(models[2])["qa_outputs.weight"].float()
+    ) / 2
+
+    def closeness(directory: Path) -> dict[str, Any]:
+        head = weights(directory)["qa_outputs.weight"].float()
+        return {"f1": -float((head - target).norm())}
+
+    outcome = greedy_soup(list(models.values()), tmp_path / "soup", closeness)
+
+    assert sorted(outcome.ingredients) == sorted([models[1], models[2]])
+    assert [trial["kept"] for trial in outcome.tried] == [True, True, False]
+    head = weights(outcome.output_dir)["qa_outputs.weight"].float()
+    assert torch.allclose(head, target, atol=1e-3)
+    recorded = json.loads((outcome.output_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert sorted(recorded["soup"]) == sorted(str(models[n]) for n in (1, 2))
+    assert recorded["dev"]["f1"] == pytest.approx(outcome.dev["f1"])
+    assert not (tmp_path / ".trial-soup").exists()
+
+
+def test_the_greedy_soup_scores_on_the_configs_dev_split(
+    tmp_path: Path, data_dir: Path, tiny_base: Path
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[model]\nbase = "{tiny_base}"\n'
+        f'[data]\ndir = "{data_dir}"\ntrain_files = ["people.jsonl.gz"]\ndev_fraction = 0.34\n'
+        "[preprocessing]\nmax_seq_len = 64\ndoc_stride = 16\nmax_question_len = 24\n",
+        encoding="utf-8",
+    )
+    one = build_tiny_qa_model(tmp_path / "one", seed=1)
+    two = build_tiny_qa_model(tmp_path / "two", seed=2)
+    out = tmp_path / "soup"
+    assert main([str(out), str(one), str(two), "--greedy", str(config), "--threads", "1"]) == 0
+    recorded = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert recorded["dev"]["count"] == 6  # two of the six one-article people, three questions each
+    assert 0.0 <= recorded["dev"]["f1"] <= 100.0
+    assert len(recorded["tried"]) == 2
+    assert load_reader(ModelSpec("soup", str(out), str(out))).answer(["Who?"], ["Ada did."])

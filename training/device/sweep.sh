@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # There, on the device machine (repository root, $OUT set; carry .devicekit): train variants of
 # CONFIG side by side on the one GPU (a 22M-parameter model leaves an H100 mostly idle, so four
-# runs cost little more than one), keep the one with the best final F1 on the recipe's own dev
-# split (never XQuAD), and leave in $OUT what comes back under the tool's limits:
+# runs cost little more than one), then a greedy soup of them (qaflow.training.soup: the runs'
+# weights averaged, each joining only if the dev F1 goes up), keep whichever of the runs and the
+# soup has the best F1 on the recipe's own dev split (never XQuAD), and leave in $OUT what comes
+# back under the tool's limits:
 #   model-files.tar (config, tokenizer, card, metrics) and model.safetensors.part-NN of the best,
 #   runs.tar (every run's log, card and metrics), sweep.txt (the table the choice was made on).
-# Extra arguments go to every `python -m qaflow.training` run. A CPU smoke run here:
+# Extra arguments go to every `python -m qaflow.training` run; SOUP_SET takes --set arguments
+# for the soup's dev scoring (SOUP=0 skips the soup). A CPU smoke run here:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python OUT=/tmp/kit-out THREADS=1 \
-#       bash training/device/sweep.sh --max-steps 2 --max-train-examples 64
+#       SOUP_SET="--set run.final_eval_max_examples=50" bash training/device/sweep.sh \
+#       --max-steps 2 --max-train-examples 64 --set run.final_eval_max_examples=50
 set -uo pipefail
 config=${CONFIG:-training/minilm-l6-squad-gpu-continue.toml}
 python=${PYTHON:-python3}
 out=${OUT:?OUT must name the folder whose files come back}
 runs=${SWEEP_DIR:-/tmp/qaflow-sweep}
 threads=${THREADS:-4}          # torch threads per run for the dev evaluations (on the CPU)
-limit_s=${RUN_LIMIT_S:-470}    # each run is killed after this: the tool's call must still return
+limit_s=${RUN_LIMIT_S:-420}    # each run is killed after this: the tool's call must still return
+soup_limit_s=${SOUP_LIMIT_S:-150}
 # name|settings: every variant continues CONFIG's base on the same data, split and seeds.
 variants=(
     "a|"
@@ -41,19 +46,29 @@ for variant in "${variants[@]}"; do
 done
 wait
 tail -n 3 "$runs"/*.log
+models=("$runs"/*/model)
+if [[ ${SOUP:-1} != 0 ]] && (( ${#models[@]} >= 2 )); then
+    # shellcheck disable=SC2086  # SOUP_SET is words on purpose
+    timeout "$soup_limit_s" "$python" -m qaflow.training.soup "$runs/soup/model" "${models[@]}" \
+        --greedy "$config" --data-dir .devicekit/data ${SOUP_SET:-} > "$runs/soup.log" 2>&1 \
+        || echo "no soup (see soup.log in runs.tar)"
+    tail -n 2 "$runs/soup.log"
+fi
 best=$("$python" - "$runs" <<'PY' | tee "$out/sweep.txt" | tail -n 1
 import json, sys
 from pathlib import Path
 
 rows = []
 for metrics in sorted(Path(sys.argv[1]).glob("*/model/metrics.json")):
-    m = json.loads(metrics.read_text())
+    m, name = json.loads(metrics.read_text()), metrics.parent.parent.name
+    rows.append((m["dev"]["f1"], name))
+    line = f"{name}: dev EM {m['dev']['exact_match']:.2f} F1 {m['dev']['f1']:.2f} on {m['dev']['count']}"
+    if "soup" in m:
+        print(f"{line}  mean of {', '.join(Path(p).parent.name for p in m['soup'])}")
+        continue
     opt = m["config"]["optimization"]
-    rows.append((m["dev"]["f1"], metrics.parent.parent.name, m, opt))
-    print(f"{metrics.parent.parent.name}: dev EM {m['dev']['exact_match']:.2f} "
-          f"F1 {m['dev']['f1']:.2f} on {m['dev']['count']}  lr {opt['learning_rate']:g} "
-          f"epochs {opt['epochs']} batch {opt['batch_size']}  steps {m['global_step']}/"
-          f"{m['total_steps']}  {m['train_seconds']:.0f} s")
+    print(f"{line}  lr {opt['learning_rate']:g} epochs {opt['epochs']} batch {opt['batch_size']}"
+          f"  steps {m['global_step']}/{m['total_steps']}  {m['train_seconds']:.0f} s")
 print(max(rows, key=lambda row: row[0])[1] if rows else "")
 PY
 )

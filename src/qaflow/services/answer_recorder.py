@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from qaflow.db import AnswerRecord
 from qaflow.db.failures import database_errors
-from qaflow.errors import QaflowError
+from qaflow.errors import DatabaseError, QaflowError
 from qaflow.reader import Answer, ModelSpec
 from qaflow.services.answering import new_online_record, to_public
 from qaflow.services.schemas import AnswerCreate, AnswerPublic
@@ -84,13 +84,22 @@ class AnswerRecorder:
                 session.add_all(pending.record for pending in group)
                 session.commit()
                 self.commits += 1
-        except QaflowError as failure:
+        except Exception as failure:  # every caller of the group must hear of it, or it would wait
             for pending in group:
-                # One exception object per caller: each thread raises (and annotates) its own.
-                pending.error = type(failure)(str(failure))
-                pending.error.__cause__ = failure.__cause__
+                pending.error = _caller_error(failure)
                 pending.done.set()
             return
         for pending in group:
             pending.result = to_public(pending.record)
             pending.done.set()
+
+
+def _caller_error(failure: Exception) -> QaflowError:
+    """One exception object per caller (each thread raises and annotates its own)."""
+    if isinstance(failure, QaflowError):
+        error = type(failure)(str(failure))
+        error.__cause__ = failure.__cause__
+    else:
+        error = DatabaseError(f"storing answers failed: {failure}")
+        error.__cause__ = failure
+    return error

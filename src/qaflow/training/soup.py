@@ -2,7 +2,9 @@
 
 Runs that continue one another, or that start from one model with other settings, land in one
 basin of the loss; their mean is often better than either (Wortsman et al. 2022). Used for the
-bundled model: ``python -m qaflow.training.soup OUT MODEL_DIR MODEL_DIR [...]``.
+bundled model: ``python -m qaflow.training.soup OUT MODEL_DIR MODEL_DIR [...]`` averages them
+all; with ``--greedy CONFIG`` the models join best first, each only if the mean scores higher
+on CONFIG's dev split (the paper's greedy soup), and OUT/metrics.json records the choice.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import argparse
 import json
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -53,6 +57,69 @@ def average_models(model_dirs: Sequence[Path], output_dir: Path) -> Path:
     return output_dir
 
 
+Scorer = Callable[[Path], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SoupOutcome:
+    output_dir: Path
+    ingredients: list[Path]
+    dev: dict[str, Any]
+    tried: list[dict[str, Any]]
+
+
+def greedy_soup(candidates: Sequence[Path], output_dir: Path, score: Scorer) -> SoupOutcome:
+    """Start from the best-scoring model; add each next one only if the mean's F1 goes up."""
+    if len(candidates) < 2:
+        raise ConfigurationError("a soup needs at least two model directories")
+    scored = sorted(((score(path), path) for path in candidates), key=lambda pair: -pair[0]["f1"])
+    best, ingredients = scored[0][0], [scored[0][1]]
+    tried = [{"models": [str(scored[0][1])], "f1": best["f1"], "kept": True}]
+    scratch = output_dir.with_name(f".trial-{output_dir.name}")
+    for _, path in scored[1:]:
+        shutil.rmtree(scratch, ignore_errors=True)
+        average_models([*ingredients, path], scratch)
+        trial = score(scratch)
+        kept = trial["f1"] > best["f1"]
+        tried.append(
+            {"models": [str(p) for p in [*ingredients, path]], "f1": trial["f1"], "kept": kept}
+        )
+        if kept:
+            best, ingredients = trial, [*ingredients, path]
+            shutil.rmtree(output_dir, ignore_errors=True)
+            scratch.rename(output_dir)
+    shutil.rmtree(scratch, ignore_errors=True)
+    if len(ingredients) == 1:  # nothing helped: the soup is the best model itself
+        shutil.rmtree(output_dir, ignore_errors=True)
+        shutil.copytree(ingredients[0], output_dir)
+    metrics = {"dev": best, "soup": [str(p) for p in ingredients], "tried": tried}
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), "utf-8")
+    return SoupOutcome(output_dir, ingredients, best, tried)
+
+
+def dev_scorer(
+    config_path: Path,
+    data_dir: Path | None,
+    threads: int | None,
+    assignments: Sequence[str] = (),
+) -> Scorer:
+    """EM/F1 on the final-evaluation subset of the config's dev split (as training reports)."""
+    from qaflow.training.config import load_with_overrides
+    from qaflow.training.data import read_records, seeded_subset, split_by_group
+    from qaflow.training.dev_eval import evaluate_model_dir
+
+    config = load_with_overrides(config_path, data_dir=data_dir, assignments=assignments)
+    data, seed = config.data, config.optimization.seed
+    records = read_records([data.dir / name for name in data.train_files])
+    _, dev = split_by_group(records, data.dev_fraction, seed)
+    dev = seeded_subset(dev, config.run.final_eval_max_examples, seed)
+
+    def score(model_dir: Path) -> dict[str, Any]:
+        return evaluate_model_dir(model_dir, dev, config, threads=threads)
+
+    return score
+
+
 def _load(directory: Path) -> dict[str, torch.Tensor]:
     path = directory / WEIGHTS_FILE
     if not path.is_file():
@@ -87,13 +154,39 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qaflow.training.soup", description=__doc__)
     parser.add_argument("output_dir", type=Path, help="where the averaged model goes")
     parser.add_argument("model_dirs", type=Path, nargs="+", help="two or more model directories")
+    parser.add_argument(
+        "--greedy",
+        type=Path,
+        metavar="CONFIG",
+        help="greedy soup, scored on the dev split of this training config",
+    )
+    parser.add_argument("--data-dir", type=Path, help="override the config's data.dir")
+    parser.add_argument("--threads", type=int, help="torch threads for the dev scoring")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        dest="assignments",
+        help="override a setting of the --greedy config (repeatable)",
+    )
     args = parser.parse_args(argv)
     try:
-        average_models(args.model_dirs, args.output_dir)
+        if args.greedy is None:
+            average_models(args.model_dirs, args.output_dir)
+            print(f"averaged {len(args.model_dirs)} models into {args.output_dir}")
+            return 0
+        score = dev_scorer(args.greedy, args.data_dir, args.threads, args.assignments)
+        outcome = greedy_soup(args.model_dirs, args.output_dir, score)
     except QaflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"averaged {len(args.model_dirs)} models into {args.output_dir}")
+    for trial in outcome.tried:
+        mark = "kept" if trial["kept"] else "left out"
+        print(f"dev F1 {trial['f1']:.2f}  {' + '.join(trial['models'])}  ({mark})")
+    print(
+        f"soup of {len(outcome.ingredients)} in {args.output_dir}: dev F1 {outcome.dev['f1']:.2f}"
+    )
     return 0
 
 
