@@ -9,7 +9,7 @@
 #   runs.tar (every run's log, card and metrics), sweep.txt (the table the choice was made on).
 # Extra arguments go to every `python -m qaflow.training` run; SOUP_SET takes --set arguments
 # for the soup's dev scoring (SOUP=0 skips the soup). A CPU smoke run here:
-#   SKIP_WHEELS=1 PYTHON=.venv/bin/python OUT=/tmp/kit-out THREADS=1 \
+#   SKIP_WHEELS=1 PYTHON=.venv/bin/python OUT=/tmp/kit-out THREADS=1 VARIANTS="a b" \
 #       SOUP_SET="--set run.final_eval_max_examples=50" bash training/device/sweep.sh \
 #       --max-steps 2 --max-train-examples 64 --set run.final_eval_max_examples=50
 set -uo pipefail
@@ -39,6 +39,7 @@ command -v nvidia-smi >/dev/null && nvidia-smi -L
 rm -rf "$runs" && mkdir -p "$runs" "$out"
 for variant in "${variants[@]}"; do
     name=${variant%%|*}
+    [[ -n ${VARIANTS:-} && " $VARIANTS " != *" $name "* ]] && continue  # VARIANTS="a c": those only
     # shellcheck disable=SC2086  # the settings are words on purpose
     timeout "$limit_s" "$python" -m qaflow.training "$config" --data-dir .devicekit/data \
         --output-dir "$runs/$name" --threads "$threads" ${variant#*|} "$@" \
