@@ -46,3 +46,27 @@ def test_python_dash_m_entry_point(
     assert main([str(path), "--threads", "1", "--output-dir", str(tmp_path / "m")]) == 0
     assert (tmp_path / "m" / "model" / "metrics.json").is_file()
     assert main([str(tmp_path / "absent.toml")]) == 2
+
+
+def test_set_overrides_reach_the_run_and_bad_ones_are_refused(
+    make_config: Callable[..., TrainingConfig], tmp_path: Path
+) -> None:
+    app = typer.Typer()
+    train_cmd.register(app)
+
+    @app.command("noop")
+    def _noop() -> None:
+        """Keeps `train` a named sub-command."""
+
+    path = _write(make_config(optimization__max_steps=4), tmp_path / "c.toml")
+    out = tmp_path / "set-run"
+    args = ["train", str(path), "--output-dir", str(out), "--threads", "1"]
+    bad = CliRunner().invoke(app, [*args, "--set", "optimization.epoch=3"])
+    assert bad.exit_code == 1
+    assert "unknown training setting 'optimization.epoch'" in bad.output
+    assert not out.exists()
+    good = CliRunner().invoke(app, [*args, "--set", "optimization.max_steps=2"])
+    assert good.exit_code == 0, good.output
+    metrics = (out / "model" / "metrics.json").read_text(encoding="utf-8")
+    assert '"global_step": 2' in metrics
+    assert main([str(path), "--set", "optimization.batch_size=0"]) == 2
