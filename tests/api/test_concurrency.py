@@ -27,3 +27,9 @@ def test_concurrent_requests_share_forward_passes_and_each_gets_its_own_answer(a
     stats = api.client.get("/stats").json()["batching"]["tiny"]
     assert stats["requests"] == 24
     assert stats["max_batch_size"] > 1, stats  # at least one forward pass answered several requests
+    recording = api.client.get("/stats").json()["recording"]
+    assert recording["answers"] == 24
+    assert 1 <= recording["commits"] <= 24
+    assert 1 <= recording["largest_group"] <= 24
+    stored = api.client.get("/answer", params={"start": 0, "end": 4_000_000_000}).json()
+    assert sorted(row["question"] for row in stored) == sorted(questions)

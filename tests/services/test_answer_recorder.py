@@ -80,6 +80,7 @@ def test_answers_that_arrive_during_a_commit_share_the_next_one(
         thread.join(30)
 
     assert recorder.commits == 2  # the held one, then all eleven that queued behind it
+    assert (recorder.answers, recorder.largest_group) == (12, 11)
     assert sorted(results) == list(range(12))
     assert all(results[n].question == f"question {n}?" for n in results)
     assert stored_count(session_factory) == 12

@@ -51,7 +51,10 @@ class AnswerRecorder:
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
-        self.commits = 0  # transactions written, for tests and stats
+        # Counters for GET /stats, written under the writer lock.
+        self.commits = 0
+        self.answers = 0
+        self.largest_group = 0
 
     @property
     def queued(self) -> int:
@@ -84,6 +87,8 @@ class AnswerRecorder:
                 session.add_all(pending.record for pending in group)
                 session.commit()
                 self.commits += 1
+                self.answers += len(group)
+                self.largest_group = max(self.largest_group, len(group))
         except Exception as failure:  # every caller of the group must hear of it, or it would wait
             for pending in group:
                 pending.error = _caller_error(failure)

@@ -51,18 +51,31 @@ class BatchingStatsPublic(BaseModel):
     max_batch_size: int
 
 
+class RecordingStatsPublic(BaseModel):
+    answers: int
+    commits: int
+    largest_group: int
+
+
 class StatsPublic(BaseModel):
     batching: dict[str, BatchingStatsPublic]
+    recording: RecordingStatsPublic
 
 
 @router.get("/stats", response_model=StatsPublic)
 def stats(state: StateDep) -> StatsPublic:
-    """Online micro-batching counters per model since start-up."""
+    """Online micro-batching counters per model, and the answers' group commits, since start-up."""
+    recorder = state.recorder
     return StatsPublic(
         batching={
             name: BatchingStatsPublic(
                 requests=s.requests, batches=s.batches, max_batch_size=s.max_batch_size
             )
             for name, s in state.answering.stats().items()
-        }
+        },
+        recording=RecordingStatsPublic(
+            answers=recorder.answers,
+            commits=recorder.commits,
+            largest_group=recorder.largest_group,
+        ),
     )
