@@ -118,27 +118,22 @@ async def load(
 
         # Warm-up: the first request loads the model (and may export it to ONNX).
         await client.post("/answer", params={"model": model}, json=_body(rows[0]))
-        before = (await client.get("/stats")).json()["batching"].get(model, {})
+        before = (await client.get("/stats")).json()
         began = time.perf_counter()
         await asyncio.gather(*(one_client(began + seconds) for _ in range(clients)))
         elapsed = time.perf_counter() - began
-        after = (await client.get("/stats")).json()["batching"].get(model, {})
-    requests = after.get("requests", 0) - before.get("requests", 0)
-    batches = after.get("batches", 0) - before.get("batches", 0)
+        after = (await client.get("/stats")).json()
     latencies.sort()
-    return {
-        "clients": clients,
+    measured = {
         "requests": len(latencies),
         "errors": errors,
         "rows_posted": cursor,
         "seconds": elapsed,
-        "requests_per_s": len(latencies) / elapsed,
         "p50_ms": _quantile(latencies, 0.50) * 1000,
         "p95_ms": _quantile(latencies, 0.95) * 1000,
         "p99_ms": _quantile(latencies, 0.99) * 1000,
-        "server_mean_batch": requests / max(1, batches),
-        "server_max_batch": after.get("max_batch_size"),
     }
+    return _level_result(clients, measured, model, before, after)
 
 
 def load_with_wrk(
@@ -151,28 +146,50 @@ def load_with_wrk(
     script.write_text(_wrk_script(f"/answer?model={model}", rows), encoding="utf-8")
     with httpx.Client(base_url=base, timeout=600) as client:
         client.post("/answer", params={"model": model}, json=_body(rows[0])).raise_for_status()
-        before = client.get("/stats").json()["batching"].get(model, {})
+        before = client.get("/stats").json()
         command = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout=60s"]
         finished = subprocess.run(
             [*command, "-s", str(script), base], capture_output=True, text=True, check=True
         )
-        after = client.get("/stats").json()["batching"].get(model, {})
+        after = client.get("/stats").json()
     summary = json.loads(finished.stdout.strip().splitlines()[-1])
-    elapsed = summary["duration_us"] / 1e6
-    requests = after.get("requests", 0) - before.get("requests", 0)
-    batches = after.get("batches", 0) - before.get("batches", 0)
-    return {
-        "clients": clients,
+    measured = {
         "requests": summary["requests"] - summary["errors"],
         "errors": summary["errors"],
         "rows_posted": summary["requests"],
-        "seconds": elapsed,
-        "requests_per_s": (summary["requests"] - summary["errors"]) / elapsed,
+        "seconds": summary["duration_us"] / 1e6,
         "p50_ms": summary["p50_us"] / 1000,
         "p95_ms": summary["p95_us"] / 1000,
         "p99_ms": summary["p99_us"] / 1000,
-        "server_mean_batch": requests / max(1, batches),
-        "server_max_batch": after.get("max_batch_size"),
+    }
+    return _level_result(clients, measured, model, before, after)
+
+
+def _level_result(
+    clients: int,
+    measured: dict[str, Any],
+    model: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> dict[str, Any]:
+    """One concurrency level: the client's view plus the server's counters over the run."""
+
+    def delta(section: str, key: str, name: str | None = None) -> int:
+        old = before.get(section, {})
+        new = after.get(section, {})
+        if name is not None:
+            old, new = old.get(name, {}), new.get(name, {})
+        return int(new.get(key, 0)) - int(old.get(key, 0))
+
+    batches = delta("batching", "batches", model)
+    commits = delta("recording", "commits")
+    return {
+        "clients": clients,
+        **measured,
+        "requests_per_s": measured["requests"] / measured["seconds"],
+        "server_mean_batch": delta("batching", "requests", model) / max(1, batches),
+        "server_max_batch": after.get("batching", {}).get(model, {}).get("max_batch_size"),
+        "answers_per_commit": delta("recording", "answers") / max(1, commits),
     }
 
 
@@ -300,13 +317,14 @@ def main(argv: list[str] | None = None) -> int:
                     run["p99_ms"],
                     run["errors"],
                     run["server_mean_batch"],
+                    run["answers_per_commit"],
                     entry["engine_batch_qps"] if run is top else None,
                     entry["online_vs_engine"] if run is top else None,
                 ]
             )
     print(f"\nmodel {model_dir}, load generator {args.load_generator}")
     headers = ["backend", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"]
-    headers += ["mean batch", "engine q/s", "online/engine"]
+    headers += ["mean batch", "answers/commit", "engine q/s", "online/engine"]
     print_table(headers, table)
     write_json(args.json, results)
     return 0
