@@ -33,6 +33,25 @@ def stored_count(sessions: sessionmaker[Session]) -> int:
         return session.scalar(select(func.count()).select_from(AnswerRecord)) or 0
 
 
+def record_concurrently(recorder: AnswerRecorder, count: int) -> list[DatabaseError]:
+    """``count`` threads record at once; the DatabaseErrors they got (every thread must end)."""
+    errors: list[DatabaseError] = []
+
+    def record(n: int) -> None:
+        try:
+            recorder.record(SPEC, answer_in(n), answer(n))
+        except DatabaseError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads), "a caller was left waiting"
+    return errors
+
+
 def test_an_answer_is_stored_and_returned(
     db_engine: Engine, session_factory: sessionmaker[Session]
 ) -> None:
@@ -89,19 +108,7 @@ def test_answers_that_arrive_during_a_commit_share_the_next_one(
 def test_a_database_failure_reaches_every_caller_and_stores_nothing(tmp_path: Path) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # never migrated: no tables
     recorder = AnswerRecorder(engine, create_session_factory(engine))
-    errors: list[BaseException] = []
-
-    def record(n: int) -> None:
-        try:
-            recorder.record(SPEC, answer_in(n), answer(n))
-        except DatabaseError as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=record, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    errors = record_concurrently(recorder, 4)
     engine.dispose()
     assert len(errors) == 4
     assert all("storing answers" in str(error) and "answers" in str(error) for error in errors)
@@ -130,20 +137,7 @@ def test_an_unexpected_failure_reaches_every_caller_instead_of_hanging(
     def fail(session: Session) -> None:
         raise RuntimeError("disk on fire")
 
-    errors: list[BaseException] = []
-
-    def record(n: int) -> None:
-        try:
-            recorder.record(SPEC, answer_in(n), answer(n))
-        except DatabaseError as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=record, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not any(thread.is_alive() for thread in threads)
+    errors = record_concurrently(recorder, 6)
     assert len(errors) == 6
     assert all("disk on fire" in str(error) for error in errors)
     event.remove(session_factory, "before_commit", fail)

@@ -15,9 +15,7 @@ def _write(config: TrainingConfig, path: Path) -> Path:
     return path
 
 
-def test_qaflow_train_stops_then_resumes(
-    make_config: Callable[..., TrainingConfig], tmp_path: Path
-) -> None:
+def train_app() -> typer.Typer:
     app = typer.Typer()
     train_cmd.register(app)
 
@@ -25,6 +23,13 @@ def test_qaflow_train_stops_then_resumes(
     def _noop() -> None:
         """Keeps `train` a named sub-command."""
 
+    return app
+
+
+def test_qaflow_train_stops_then_resumes(
+    make_config: Callable[..., TrainingConfig], tmp_path: Path
+) -> None:
+    app = train_app()
     path = _write(make_config(optimization__max_steps=4), tmp_path / "c.toml")
     out = tmp_path / "cli-run"
     args = ["train", str(path), "--output-dir", str(out), "--threads", "1"]
@@ -51,13 +56,7 @@ def test_python_dash_m_entry_point(
 def test_set_overrides_reach_the_run_and_bad_ones_are_refused(
     make_config: Callable[..., TrainingConfig], tmp_path: Path
 ) -> None:
-    app = typer.Typer()
-    train_cmd.register(app)
-
-    @app.command("noop")
-    def _noop() -> None:
-        """Keeps `train` a named sub-command."""
-
+    app = train_app()
     path = _write(make_config(optimization__max_steps=4), tmp_path / "c.toml")
     out = tmp_path / "set-run"
     args = ["train", str(path), "--output-dir", str(out), "--threads", "1"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from qaflow.errors import QaflowError
 from qaflow.training import TrainOptions, load_with_overrides, train
+from qaflow.training.config import add_assignment_option
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,13 +20,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, help="override data.dir")
     parser.add_argument("--max-steps", type=int, help="override optimization.max_steps")
     parser.add_argument("--max-train-examples", type=int, help="override data.max_train_examples")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        dest="assignments",
-        help="override any setting, e.g. --set optimization.learning_rate=1e-4 (repeatable)",
+    add_assignment_option(
+        parser, "override any setting, e.g. --set optimization.learning_rate=1e-4 (repeatable)"
     )
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     parser.add_argument("--stop-after-steps", type=int, help="checkpoint and stop at this step")

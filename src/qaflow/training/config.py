@@ -6,6 +6,7 @@ cannot silently fall back to a default.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import tomllib
@@ -188,6 +189,18 @@ def load_with_overrides(
     }
     overrides.update(parse_assignment(text) for text in assignments)
     return load_training_config(path).with_overrides(overrides)
+
+
+def add_assignment_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--set SECTION.KEY=VALUE`` (repeatable) into ``args.assignments``."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        dest="assignments",
+        help=help_text,
+    )
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

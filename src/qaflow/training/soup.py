@@ -23,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from qaflow.errors import ConfigurationError, NotFoundError, QaflowError
+from qaflow.training.config import add_assignment_option
 
 WEIGHTS_FILE = "model.safetensors"
 # Everything but the weights comes from the first model: the soup has its architecture.
@@ -162,14 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data-dir", type=Path, help="override the config's data.dir")
     parser.add_argument("--threads", type=int, help="torch threads for the dev scoring")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        dest="assignments",
-        help="override a setting of the --greedy config (repeatable)",
-    )
+    add_assignment_option(parser, "override a setting of the --greedy config (repeatable)")
     args = parser.parse_args(argv)
     try:
         if args.greedy is None:
