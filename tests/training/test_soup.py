@@ -58,6 +58,12 @@ def test_bad_arguments_say_what_is_wrong(
         average_models([one, tmp_path / "absent"], tmp_path / "soup")
     assert main([str(tmp_path / "soup"), str(one), str(tmp_path / "absent")]) == 2
     assert "no model.safetensors" in capsys.readouterr().err
+    two = build_tiny_qa_model(tmp_path / "two", seed=2)
+    before = (one / "model.safetensors").read_bytes()
+    for soup in (average_models, lambda dirs, out: greedy_soup(dirs, out, lambda _: {"f1": 0.0})):
+        with pytest.raises(ConfigurationError, match="not empty"):
+            soup([one, two], one)
+    assert (one / "model.safetensors").read_bytes() == before
 
 
 def test_a_greedy_soup_keeps_only_the_models_that_help(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ def average_models(model_dirs: Sequence[Path], output_dir: Path) -> Path:
     """Write the element-wise mean of the models' weights (fp16, like qaflow's exports)."""
     if len(model_dirs) < 2:
         raise ConfigurationError("averaging needs at least two model directories")
+    _check_fresh(output_dir)
     states = [_load(directory) for directory in model_dirs]
     first = states[0]
     for directory, state in zip(model_dirs[1:], states[1:], strict=True):
@@ -73,6 +74,7 @@ def greedy_soup(candidates: Sequence[Path], output_dir: Path, score: Scorer) -> 
     """Start from the best-scoring model; add each next one only if the mean's F1 goes up."""
     if len(candidates) < 2:
         raise ConfigurationError("a soup needs at least two model directories")
+    _check_fresh(output_dir)
     scored = sorted(((score(path), path) for path in candidates), key=lambda pair: -pair[0]["f1"])
     best, ingredients = scored[0][0], [scored[0][1]]
     tried = [{"models": [str(scored[0][1])], "f1": best["f1"], "kept": True}]
@@ -119,6 +121,12 @@ def dev_scorer(
         return evaluate_model_dir(model_dir, dev, config, threads=threads)
 
     return score
+
+
+def _check_fresh(output_dir: Path) -> None:
+    # The soup replaces what it writes; it must never overwrite a model someone has.
+    if output_dir.exists() and any(output_dir.iterdir()):
+        raise ConfigurationError(f"{output_dir} exists and is not empty: name a new directory")
 
 
 def _load(directory: Path) -> dict[str, torch.Tensor]:
