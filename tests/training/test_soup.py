@@ -108,3 +108,16 @@ def test_the_greedy_soup_scores_on_the_configs_dev_split(
     assert 0.0 <= recorded["dev"]["f1"] <= 100.0
     assert len(recorded["tried"]) == 2
     assert load_reader(ModelSpec("soup", str(out), str(out))).answer(["Who?"], ["Ada did."])
+
+
+def test_the_soup_carries_the_first_models_config_and_tokenizer_files(tmp_path: Path) -> None:
+    one = build_tiny_qa_model(tmp_path / "one", seed=1)
+    two = build_tiny_qa_model(tmp_path / "two", seed=2)
+    (one / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")  # a BPE tokenizer's
+    (one / "spiece.model").write_bytes(b"sentencepiece")
+    (one / "README.md").write_text("the first model's card\n", encoding="utf-8")
+    soup = average_models([one, two], tmp_path / "soup")
+    carried = {path.name for path in soup.iterdir()}
+    expected = {path.name for path in one.iterdir() if path.name not in {"README.md"}}
+    assert carried == expected | {"soup.json"}
+    assert (soup / "merges.txt").read_bytes() == (one / "merges.txt").read_bytes()

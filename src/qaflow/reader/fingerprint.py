@@ -39,8 +39,9 @@ _CONFIG_FILES = frozenset(
         "merges.txt",
     }
 )
-# Weights and sentencepiece vocabularies; not model cards, metrics or training state.
-_WEIGHT_SUFFIXES = (".safetensors", ".safetensors.index.json", ".model")
+# Weights; not model cards, metrics or training state.
+_WEIGHT_SUFFIXES = (".safetensors", ".safetensors.index.json")
+_SENTENCEPIECE_SUFFIX = ".model"
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 # A file changed this recently may change again within the clock's granularity unseen by
 # ctime: its digest is not kept (git's "racy clean" problem).
@@ -178,8 +179,13 @@ def _cached_snapshot(repo_id: str) -> Path | None:
     return Path(found).parent if isinstance(found, str) else None
 
 
+def is_config_file(name: str) -> bool:
+    """A model directory's configuration or tokenizer file: what defines it besides weights."""
+    return name in _CONFIG_FILES or name.endswith(_SENTENCEPIECE_SUFFIX)
+
+
 def _is_model_file(name: str) -> bool:
-    if name in _CONFIG_FILES or name.endswith(_WEIGHT_SUFFIXES):
+    if is_config_file(name) or name.endswith(_WEIGHT_SUFFIXES):
         return True
     return name.startswith("pytorch_model") and name.endswith((".bin", ".bin.index.json"))
 

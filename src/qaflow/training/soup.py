@@ -23,17 +23,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from qaflow.errors import ConfigurationError, NotFoundError, QaflowError
+from qaflow.reader.fingerprint import is_config_file
 from qaflow.training.config import add_assignment_option
 
 WEIGHTS_FILE = "model.safetensors"
-# Everything but the weights comes from the first model: the soup has its architecture.
-_CARRIED = (
-    "config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "vocab.txt",
-    "special_tokens_map.json",
-)
 
 
 def average_models(model_dirs: Sequence[Path], output_dir: Path) -> Path:
@@ -51,9 +44,10 @@ def average_models(model_dirs: Sequence[Path], output_dir: Path) -> Path:
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     save_file(mean, str(output_dir / WEIGHTS_FILE), metadata={"format": "pt"})
-    for name in _CARRIED:
-        if (model_dirs[0] / name).is_file():
-            shutil.copy2(model_dirs[0] / name, output_dir / name)
+    # Config and tokenizer come from the first model: the soup has its architecture.
+    for source in model_dirs[0].iterdir():
+        if source.is_file() and is_config_file(source.name):
+            shutil.copy2(source, output_dir / source.name)
     parents = [str(directory) for directory in model_dirs]
     (output_dir / "soup.json").write_text(json.dumps({"averaged": parents}, indent=2), "utf-8")
     return output_dir
