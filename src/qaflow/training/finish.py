@@ -14,10 +14,9 @@ import qaflow
 from qaflow.training.card import CardFacts
 from qaflow.training.checkpoint import Trainables, TrainingState
 from qaflow.training.config import TrainingConfig
-from qaflow.training.data import seeded_subset
 from qaflow.training.dev_eval import evaluate_live_model
 from qaflow.training.export import export_model
-from qaflow.training.prepare import PreparedData
+from qaflow.training.prepare import PreparedData, final_eval_records
 from qaflow.training.runtime import Runtime
 
 logger = logging.getLogger("qaflow.training")
@@ -34,9 +33,7 @@ def finish_run(
 ) -> tuple[Path, dict[str, Any]]:
     """Score the dev split and write ``<output_dir>/model`` with its card and metrics."""
     output_dir = config.run.output_dir
-    records = seeded_subset(
-        data.dev_records, config.run.final_eval_max_examples, config.optimization.seed
-    )
+    records = final_eval_records(config, data.dev_records)
     dev: dict[str, Any] = {"exact_match": 0.0, "f1": 0.0, "count": 0, "by_source": {}}
     if records:
         dev = evaluate_live_model(

@@ -28,12 +28,23 @@ class PreparedData:
     counts: dict[str, dict[str, int]]
 
 
+def read_split(config: TrainingConfig) -> tuple[list[QaRecord], list[QaRecord]]:
+    """The config's records split (by article, seeded) into train and dev, nothing dropped."""
+    data = config.data
+    records = read_records([data.dir / name for name in data.train_files])
+    return split_by_group(records, data.dev_fraction, config.optimization.seed)
+
+
+def final_eval_records(config: TrainingConfig, dev: list[QaRecord]) -> list[QaRecord]:
+    """The dev questions a finished run is scored on (a seeded subset when the run caps them)."""
+    return seeded_subset(dev, config.run.final_eval_max_examples, config.optimization.seed)
+
+
 def prepare_data(config: TrainingConfig, tokenizer: Any) -> PreparedData:
     """Read, split (by article), filter and tokenize; every random choice is seeded."""
     data = config.data
     seed = config.optimization.seed
-    records = read_records([data.dir / name for name in data.train_files])
-    train, dev = split_by_group(records, data.dev_fraction, seed)
+    train, dev = read_split(config)
     if data.drop_ambiguous and data.ambiguous_ids_file:
         ambiguous = read_id_list(data.dir / data.ambiguous_ids_file)
         before = len(train)

@@ -24,7 +24,9 @@ from safetensors.torch import load_file, save_file
 
 from qaflow.errors import ConfigurationError, NotFoundError, QaflowError
 from qaflow.reader.fingerprint import is_config_file
-from qaflow.training.config import add_assignment_option
+from qaflow.training.config import add_assignment_option, load_with_overrides
+from qaflow.training.dev_eval import evaluate_model_dir
+from qaflow.training.prepare import final_eval_records, read_split
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -100,16 +102,10 @@ def dev_scorer(
     threads: int | None,
     assignments: Sequence[str] = (),
 ) -> Scorer:
-    """EM/F1 on the final-evaluation subset of the config's dev split (as training reports)."""
-    from qaflow.training.config import load_with_overrides
-    from qaflow.training.data import read_records, seeded_subset, split_by_group
-    from qaflow.training.dev_eval import evaluate_model_dir
-
+    """EM/F1 on the questions a finished training run of the config is scored on."""
     config = load_with_overrides(config_path, data_dir=data_dir, assignments=assignments)
-    data, seed = config.data, config.optimization.seed
-    records = read_records([data.dir / name for name in data.train_files])
-    _, dev = split_by_group(records, data.dev_fraction, seed)
-    dev = seeded_subset(dev, config.run.final_eval_max_examples, seed)
+    _, split_dev = read_split(config)
+    dev = final_eval_records(config, split_dev)
 
     def score(model_dir: Path) -> dict[str, Any]:
         return evaluate_model_dir(model_dir, dev, config, threads=threads)
