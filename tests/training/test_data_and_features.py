@@ -33,6 +33,38 @@ def test_records_and_group_split(data_dir: Path) -> None:
     assert split_by_group(records, 0.34, seed=1) == (train, dev)
 
 
+def _titled(source: str, group: str, number: int) -> QaRecord:
+    context = f"{group} was founded in {1900 + number}."
+    return QaRecord(
+        id=f"{source}-{group}-{number}",
+        source=source,
+        group=group,
+        question=f"When was {group} founded?",
+        context=context,
+        answer_text=str(1900 + number),
+        answer_start=context.index(str(1900 + number)),
+        answers=(str(1900 + number),),
+    )
+
+
+def test_adding_a_file_keeps_the_other_files_dev_split() -> None:
+    squad = [_titled("squad", f"a{i:02d}", n) for i in range(30) for n in range(2)]
+    alone_train, alone_dev = split_by_group(squad, 0.2, seed=7)
+    # The second source shares every title of the first and has twenty of its own.
+    shared = [_titled("shifts", f"a{i:02d}", 9) for i in range(30)]
+    shifts = shared + [_titled("shifts", f"b{i:02d}", 9) for i in range(20)]
+    train, dev = split_by_group(squad + shifts, 0.2, seed=7)
+
+    assert [r for r in dev if r.source == "squad"] == alone_dev
+    assert [r for r in train if r.source == "squad"] == alone_train
+    assert {r.source for r in dev} == {"squad", "shifts"}  # the new file has dev articles too
+    assert {r.group for r in train}.isdisjoint({r.group for r in dev})
+    # A shared title goes wherever the first file put it, for both files.
+    dev_titles = {r.group for r in alone_dev}
+    assert {r.group for r in shared if r in dev} == dev_titles
+    assert len(train) + len(dev) == len(squad) + len(shifts)
+
+
 def test_subset_is_seeded_and_keeps_order(data_dir: Path) -> None:
     records = read_records([data_dir / "people.jsonl.gz"])
     subset = seeded_subset(records, 5, seed=3)

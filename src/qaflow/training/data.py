@@ -98,12 +98,20 @@ def split_by_group(
 ) -> tuple[list[QaRecord], list[QaRecord]]:
     """Seeded (train, dev) split; all questions of one article (or passage) go to the same side.
 
-    Groups are keyed by title across files, so an article present in two sources cannot leak.
+    Sources take turns in file order, each picking its dev articles among the ones no earlier
+    file has named, so adding a file to a recipe never moves an earlier file's split (runs with
+    and without it are scored on the same questions of the files they share). Groups are keyed
+    by title across files: an article the first file put in dev is dev for every file, so it
+    cannot leak into training through another one.
     """
-    groups = sorted({r.group for r in records})
-    dev_count = round(len(groups) * dev_fraction)
-    order = np.random.default_rng(seed).permutation(len(groups))
-    dev_groups = {groups[i] for i in order[:dev_count]}
+    decided: set[str] = set()
+    dev_groups: set[str] = set()
+    for source in dict.fromkeys(r.source for r in records):
+        groups = sorted({r.group for r in records if r.source == source} - decided)
+        dev_count = round(len(groups) * dev_fraction)
+        order = np.random.default_rng(seed).permutation(len(groups))
+        dev_groups.update(groups[i] for i in order[:dev_count])
+        decided.update(groups)
     train = [r for r in records if r.group not in dev_groups]
     dev = [r for r in records if r.group in dev_groups]
     return train, dev
