@@ -63,7 +63,7 @@ def run(
     ):
         report = pipeline.run_once(force=True)
     _print_report(report)
-    if any(job.state == "failed" for job in report.jobs):
+    if any(job.state == JobState.FAILED for job in report.jobs):
         raise typer.Exit(EXIT_ERROR)
 
 
@@ -315,7 +315,7 @@ def _print_report(report: RunReport) -> None:
         soft_wrap=True,
     )
     for job in report.jobs:
-        if job.state == "failed" or job.failed:
+        if job.state == JobState.FAILED or job.failed:
             err_console.print(
                 f"Job {job.job_id}: {job.state}, {job.failed} of {job.total} datums failed "
                 f"(see `qaflow pipeline jobs`).",

@@ -50,7 +50,7 @@ class RunPolicy:
 @dataclass(frozen=True)
 class JobProgress:
     job_id: str
-    state: str
+    state: JobState
     total: int
     processed: int
     skipped: int
@@ -170,7 +170,7 @@ def _execute(run: _Run, datums: list[Datum], adoption: Adoption) -> None:
         mark_running(session, run.job_id, [task.datum_id for task in tasks])
     counts = JobProgress(
         run.job_id,
-        JobState.RUNNING.value,
+        JobState.RUNNING,
         len(run.refs),
         adoption.processed,
         adoption.skipped,
@@ -270,7 +270,7 @@ def _heartbeat(run: _Run, worker_id: str) -> Iterator[None]:
 
 
 def _progress(job: Job) -> JobProgress:
-    return JobProgress(job.id, job.state.value, job.total, job.processed, job.skipped, job.failed)
+    return JobProgress(job.id, job.state, job.total, job.processed, job.skipped, job.failed)
 
 
 def _bump(progress: JobProgress, *, processed: int = 0, failed: int = 0) -> JobProgress:
