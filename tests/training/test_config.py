@@ -1,5 +1,4 @@
 import re
-import shlex
 from pathlib import Path
 
 import pytest
@@ -106,10 +105,12 @@ def test_the_gpu_sweeps_variants_are_valid_settings() -> None:
     """Every variant line of training/device/sweep.sh applies to the config it runs."""
     script = (REPO / "training" / "device" / "sweep.sh").read_text(encoding="utf-8")
     variants = re.findall(r'^\s+"([a-z])\|([^"]*)"$', script, flags=re.MULTILINE)
-    assert [name for name, _ in variants] == ["a", "b", "c", "d"]
+    assert [name for name, _ in variants] == ["a", "b", "c", "d", "e"]
     seen = set()
+    files = set()
     for _, words in variants:
-        assignments = shlex.split(words)[1::2]  # the values after each --set
+        # The script expands the settings unquoted: words split on blanks, quotes kept as text.
+        assignments = words.split()[1::2]  # the values after each --set
         config = load_with_overrides(
             REPO / "training" / "minilm-l6-squad-gpu-continue.toml", assignments=assignments
         )
@@ -117,4 +118,9 @@ def test_the_gpu_sweeps_variants_are_valid_settings() -> None:
         seen.add((opt.learning_rate, opt.epochs, opt.batch_size))
         assert config.preprocessing.max_seq_len == 384
         assert opt.precision == "auto"
-    assert len(seen) == 4
+        files.add(tuple(config.data.train_files))
+    assert len(seen) == 5
+    assert files == {
+        ("squad_v1.1_train.jsonl.gz",),
+        ("squad_v1.1_train.jsonl.gz", "squadshifts.jsonl.gz", "tydiqa_goldp_en.jsonl.gz"),
+    }

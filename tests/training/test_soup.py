@@ -86,6 +86,8 @@ def test_a_greedy_soup_keeps_only_the_models_that_help(tmp_path: Path) -> None:
     recorded = json.loads((outcome.output_dir / "metrics.json").read_text(encoding="utf-8"))
     assert sorted(recorded["soup"]) == sorted(str(models[n]) for n in (1, 2))
     assert recorded["dev"]["f1"] == pytest.approx(outcome.dev["f1"])
+    singles = {item["model"]: item["f1"] for item in recorded["singles"]}
+    assert singles == {str(path): pytest.approx(closeness(path)["f1"]) for path in models.values()}
     assert not (tmp_path / ".trial-soup").exists()
 
 

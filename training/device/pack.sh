@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Here, before a device run: gather what the GPU machine lacks into .devicekit/ (git-ignored,
-# named in the run's `carry`): SQuAD v1.1 train and the Python 3.12 wheels of qaflow's
+# named in the run's `carry`): SQuAD v1.1 train (and EXTRA_DATA) and the Python 3.12 wheels of qaflow's
 # training-time dependencies that the machine's image does not hold (pydantic and friends).
 set -euo pipefail
 data=${1:-../shared/data/qa-train}
 kit=.devicekit
 python=${PYTHON:-.venv/bin/python}
 rm -rf "$kit" && mkdir -p "$kit/whl" "$kit/data"
-cp "$data/squad_v1.1_train.jsonl.gz" "$data/squad_v1.1_train.ambiguous_answer_start_ids.txt" \
-    "$kit/data/"
+# SQuAD, and the sets sweep.sh's variant e adds (EXTRA_DATA; QED's 2.8 MB would pass the limit).
+extra_data=${EXTRA_DATA-squadshifts.jsonl.gz tydiqa_goldp_en.jsonl.gz}
+for name in squad_v1.1_train.jsonl.gz squad_v1.1_train.ambiguous_answer_start_ids.txt $extra_data; do
+    cp "$data/$name" "$kit/data/"
+done
 pins=$("$python" - <<'PY'
 from importlib.metadata import version
 names = ["pydantic", "pydantic_core", "pydantic-settings", "python-dotenv",

@@ -73,6 +73,7 @@ def greedy_soup(candidates: Sequence[Path], output_dir: Path, score: Scorer) -> 
     _check_fresh(output_dir)
     scored = sorted(((score(path), path) for path in candidates), key=lambda pair: -pair[0]["f1"])
     best, ingredients = scored[0][0], [scored[0][1]]
+    singles = [{"model": str(path), "f1": result["f1"]} for result, path in scored]
     tried = [{"models": [str(scored[0][1])], "f1": best["f1"], "kept": True}]
     scratch = output_dir.with_name(f".trial-{output_dir.name}")
     for _, path in scored[1:]:
@@ -91,7 +92,14 @@ def greedy_soup(candidates: Sequence[Path], output_dir: Path, score: Scorer) -> 
     if len(ingredients) == 1:  # nothing helped: the soup is the best model itself
         shutil.rmtree(output_dir, ignore_errors=True)
         shutil.copytree(ingredients[0], output_dir)
-    metrics = {"dev": best, "soup": [str(p) for p in ingredients], "tried": tried}
+    # Every candidate's own score comes from the same scorer as the soup's, so a caller choosing
+    # between runs and soup (training/device/sweep.sh) compares like with like.
+    metrics = {
+        "dev": best,
+        "soup": [str(p) for p in ingredients],
+        "singles": singles,
+        "tried": tried,
+    }
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), "utf-8")
     return SoupOutcome(output_dir, ingredients, best, tried)
 
