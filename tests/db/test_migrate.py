@@ -21,6 +21,7 @@ from qaflow.db import (
     upgrade_database,
 )
 from qaflow.errors import ConfigurationError
+from tests.support.threads import run_threads
 
 TABLES = {"alembic_version", *Base.metadata.tables}
 
@@ -72,10 +73,7 @@ def test_concurrent_upgrades_all_succeed(database_url: str) -> None:
             failures.append(exc)
 
     threads = [threading.Thread(target=upgrade, args=(engine,)) for engine in engines]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    run_threads(threads, 120)
     try:
         assert failures == []
         assert current_revision(engines[0]) == head_revision()

@@ -9,6 +9,7 @@ import pytest
 
 from qaflow.errors import ModelLoadError
 from qaflow.reader import ModelSpec, Reader, ReaderCache, ReaderOptions, load_reader
+from tests.support.threads import run_threads
 
 
 class CountingLoader:
@@ -42,10 +43,7 @@ def test_concurrent_first_use_loads_once(tiny_spec: ModelSpec) -> None:
     threads = [
         threading.Thread(target=lambda: readers.append(cache.get(tiny_spec))) for _ in range(8)
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(threads, 120)
     assert len(loader.calls) == 1
     assert len(readers) == 8
     assert all(reader is readers[0] for reader in readers)

@@ -10,6 +10,7 @@ import pytest
 
 from qaflow.errors import InvalidInputError
 from qaflow.reader import Answer, ModelSpec, Reader, ReaderOptions, load_reader
+from tests.support.threads import run_threads
 
 UNICODE_CONTEXTS = [
     "Ångström and Müller met in Zürich; the café served crème brûlée to naïve visitors.",
@@ -109,10 +110,7 @@ def test_concurrent_calls_match_sequential(tiny_reader: Reader) -> None:
         threading.Thread(target=lambda: results.append(tiny_reader.answer(questions, contexts)))
         for _ in range(4)
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(threads, 120)
     assert results == [expected] * 4
 
 

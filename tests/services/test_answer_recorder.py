@@ -16,6 +16,7 @@ from qaflow.errors import DatabaseError
 from qaflow.reader import Answer, ModelSpec
 from qaflow.services.answer_recorder import AnswerRecorder
 from qaflow.services.schemas import AnswerCreate, AnswerPublic
+from tests.support.threads import run_threads
 
 SPEC = ModelSpec("m", "/models/m", "/models/m")
 
@@ -44,11 +45,7 @@ def record_concurrently(recorder: AnswerRecorder, count: int) -> list[DatabaseEr
             errors.append(exc)
 
     threads = [threading.Thread(target=record, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not any(thread.is_alive() for thread in threads), "a caller was left waiting"
+    run_threads(threads, 30)  # fails if a caller was left waiting
     return errors
 
 

@@ -45,6 +45,7 @@ from qaflow.versioning import (
     head_files,
 )
 from qaflow.versioning.blobs import ROW_INDEX_PREFIX, row_index_key
+from tests.support.threads import run_threads
 from tests.versioning.samples import BAD_FILES, GOOD_CSV, GOOD_EMPTY_ROWS, GOOD_ROWS
 
 GOOD_SHA = hashlib.sha256(GOOD_CSV).hexdigest()
@@ -444,10 +445,7 @@ def test_concurrent_scans_commit_each_file_once(
             failures.append(exc)
 
     threads = [threading.Thread(target=scan) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    run_threads(threads, 120)
 
     assert failures == []
     assert sum(len(r.committed) for r in reports) == files

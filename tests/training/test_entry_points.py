@@ -26,13 +26,20 @@ def train_app() -> typer.Typer:
     return app
 
 
+def _train_args(
+    make_config: Callable[..., TrainingConfig], tmp_path: Path, run: str
+) -> tuple[Path, Path, list[str]]:
+    """A 4-step config, the run's output directory, and their `qaflow train` arguments."""
+    path = _write(make_config(optimization__max_steps=4), tmp_path / "c.toml")
+    out = tmp_path / run
+    return path, out, ["train", str(path), "--output-dir", str(out), "--threads", "1"]
+
+
 def test_qaflow_train_stops_then_resumes(
     make_config: Callable[..., TrainingConfig], tmp_path: Path
 ) -> None:
     app = train_app()
-    path = _write(make_config(optimization__max_steps=4), tmp_path / "c.toml")
-    out = tmp_path / "cli-run"
-    args = ["train", str(path), "--output-dir", str(out), "--threads", "1"]
+    _, out, args = _train_args(make_config, tmp_path, "cli-run")
     first = CliRunner().invoke(app, [*args, "--stop-after-steps", "2"])
     assert first.exit_code == 0, first.output
     assert "Stopped at step 2/4" in first.output
@@ -57,9 +64,7 @@ def test_set_overrides_reach_the_run_and_bad_ones_are_refused(
     make_config: Callable[..., TrainingConfig], tmp_path: Path
 ) -> None:
     app = train_app()
-    path = _write(make_config(optimization__max_steps=4), tmp_path / "c.toml")
-    out = tmp_path / "set-run"
-    args = ["train", str(path), "--output-dir", str(out), "--threads", "1"]
+    path, out, args = _train_args(make_config, tmp_path, "set-run")
     bad = CliRunner().invoke(app, [*args, "--set", "optimization.epoch=3"])
     assert bad.exit_code == 1
     assert "unknown training setting 'optimization.epoch'" in bad.output

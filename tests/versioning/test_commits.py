@@ -20,6 +20,7 @@ from qaflow.versioning import (
     list_commits,
     store_blob_bytes,
 )
+from tests.support.threads import run_threads
 
 
 @pytest.fixture
@@ -253,10 +254,7 @@ def test_concurrent_commits_to_one_repo_get_distinct_seqs(
             failures.append(exc)
 
     threads = [threading.Thread(target=commit_many, args=(w,)) for w in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    run_threads(threads, 120)
 
     assert failures == []
     with session_factory() as session:
