@@ -7,6 +7,11 @@
 # back under the tool's limits:
 #   model-files.tar (config, tokenizer, card, metrics) and model.safetensors.part-NN of the best,
 #   runs.tar (every run's log, card and metrics), sweep.txt (the table the choice was made on).
+# With DISTILL_MINUTES set, students then train from the base (CONFIG's model.base; BASE=DIR
+# when the arguments name another) for that long with the finished runs and the base as
+# teachers, side by side, one per weight in DISTILL_WEIGHTS (the share of the loss from the
+# teachers' averaged span distributions; qaflow.training.distill), with DISTILL_SET's settings
+# (variant b's by default), and join the soup's candidates, as does the base (SOUP_BASE=0: not).
 # Extra arguments go to every `python -m qaflow.training` run; SOUP_SET takes --set arguments
 # for the soup's dev scoring (SOUP=0 skips the soup). A CPU smoke run here:
 #   SKIP_WHEELS=1 PYTHON=.venv/bin/python OUT=/tmp/kit-out THREADS=1 VARIANTS="a b" \
@@ -20,6 +25,9 @@ runs=${SWEEP_DIR:-/tmp/qaflow-sweep}
 threads=${THREADS:-4}          # torch threads per run for the dev evaluations (on the CPU)
 limit_s=${RUN_LIMIT_S:-420}    # each run is killed after this: the tool's call must still return
 soup_limit_s=${SOUP_LIMIT_S:-150}
+distill_minutes=${DISTILL_MINUTES:-}
+distill_weights=${DISTILL_WEIGHTS:-0.5 0.9}
+distill_set=${DISTILL_SET---set optimization.learning_rate=1e-4 --set optimization.epochs=3}
 # name|settings: every variant continues CONFIG's base on the same data, split and seeds.
 variants=(
     "a|"
@@ -54,7 +62,27 @@ set +f
 wait
 tail -n 3 "$runs"/*.log
 models=("$runs"/*/model)
+base=${BASE:-$("$python" -c "import sys; from qaflow.training.config import load_training_config as l
+print(l(sys.argv[1]).model.base)" "$config")}
+if [[ -n $distill_minutes ]] && (( ${#models[@]} >= 1 )); then
+    teachers="["
+    for teacher in "${models[@]}" "$base"; do teachers+="'$teacher',"; done
+    teachers="${teachers%,}]"
+    for weight in $distill_weights; do
+        # shellcheck disable=SC2086  # the settings are words on purpose
+        timeout "$limit_s" "$python" -m qaflow.training "$config" --data-dir .devicekit/data \
+            --output-dir "$runs/distilled-$weight" --threads "$threads" "$@" $distill_set \
+            --set "distillation.teachers=$teachers" --set "distillation.weight=$weight" \
+            --set "optimization.time_budget_minutes=$distill_minutes" \
+            > "$runs/distilled-$weight.log" 2>&1 &
+    done
+    wait
+    tail -n 3 "$runs"/distilled-*.log
+    models=("$runs"/*/model)
+fi
 if [[ ${SOUP:-1} != 0 ]] && (( ${#models[@]} >= 2 )); then
+    # The base is a candidate too: the pick is then never worse on dev than where the runs began.
+    [[ ${SOUP_BASE:-1} != 0 ]] && models+=("$base")
     # shellcheck disable=SC2086  # SOUP_SET is words on purpose
     timeout "$soup_limit_s" "$python" -m qaflow.training.soup "$runs/soup/model" "${models[@]}" \
         --greedy "$config" --data-dir .devicekit/data ${SOUP_SET:-} > "$runs/soup.log" 2>&1 \
@@ -80,8 +108,11 @@ for metrics in sorted(Path(sys.argv[1]).glob("*/model/metrics.json")):
         soup = name
         continue
     opt = m["config"]["optimization"]
+    distill = m["config"].get("distillation", {})
+    taught = f"  distilled from {len(distill['teachers'])} (weight {distill['weight']:g})" \
+        if distill.get("teachers") else ""
     print(f"{line}  lr {opt['learning_rate']:g} epochs {opt['epochs']} batch {opt['batch_size']}"
-          f"  steps {m['global_step']}/{m['total_steps']}  {m['train_seconds']:.0f} s")
+          f"  steps {m['global_step']}/{m['total_steps']}  {m['train_seconds']:.0f} s{taught}")
 print(soup if soup else max(rows, key=lambda row: row[0])[1] if rows else "")
 PY
 )

@@ -69,6 +69,7 @@ def render_model_card(facts: CardFacts) -> str:
         "encoder) trained with qaflow's recipe (`qaflow train`).\n",
         "## Base model\n",
         f"{BASE_MODEL_NOTE if config.model.base == 'bundled-minilm' else facts.base_model}\n",
+        _distillation_note(config),
         "## Training data\n",
         _data_table(facts.record_counts),
         _data_notes(config),
@@ -92,6 +93,19 @@ def render_model_card(facts: CardFacts) -> str:
         "'no answer' training (SQuAD v1.1-style data). Weights are stored in float16.\n",
     ]
     return "\n".join(parts)
+
+
+def _distillation_note(config: TrainingConfig) -> str:
+    settings = config.distillation
+    if not settings.teachers:
+        return ""
+    teachers = ", ".join(f"`{teacher}`" for teacher in settings.teachers)
+    return (
+        f"Distilled from {len(settings.teachers)} teacher(s) ({teachers}): the loss is "
+        f"{1 - settings.weight:g} x the gold spans' cross-entropy + {settings.weight:g} x the "
+        f"KL divergence to the teachers' averaged span distributions at temperature "
+        f"{settings.temperature:g}.\n"
+    )
 
 
 def _front_matter() -> str:

@@ -100,6 +100,18 @@ class OptimizationSection(_Section):
         return self.seed if self.order_seed is None else self.order_seed
 
 
+class DistillationSection(_Section):
+    teachers: list[str] = Field(
+        default=[],
+        description="QA models (local directories or hub ids) over the base model's vocabulary "
+        "whose averaged span logits are soft targets; empty trains on the gold spans alone.",
+    )
+    weight: float = Field(
+        default=0.5, ge=0, le=1, description="Share of the loss from the teachers' targets."
+    )
+    temperature: float = Field(default=2.0, gt=0, description="Softens both distributions.")
+
+
 class RunSection(_Section):
     output_dir: Path = Path("runs/minilm-l6-squad")
     eval_every_steps: int | None = Field(default=1000, ge=1)
@@ -122,6 +134,7 @@ class TrainingConfig(_Section):
     data: DataSection = DataSection()
     preprocessing: PreprocessingSection = PreprocessingSection()
     optimization: OptimizationSection = OptimizationSection()
+    distillation: DistillationSection = DistillationSection()
     run: RunSection = RunSection()
 
     def with_overrides(self, overrides: dict[str, Any]) -> TrainingConfig:
@@ -140,6 +153,10 @@ class TrainingConfig(_Section):
         """Hash of the settings that change what is trained (not where or how it is logged)."""
         tree = self.model_dump(mode="json", exclude={"run"})
         tree["data"].pop("dir")
+        if not self.distillation.teachers:
+            # Runs without teachers keep the fingerprint they had before distillation existed,
+            # so their checkpoints still resume.
+            tree.pop("distillation")
         return hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -43,6 +43,7 @@ def finish_run(
             config,
             output_dir / ".final-eval-model",
             threads=runtime.threads,
+            device=runtime.device.type,
         )
         logger.info(
             "final dev: EM %.2f F1 %.2f on %d questions",

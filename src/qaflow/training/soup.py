@@ -115,8 +115,12 @@ def dev_scorer(
     _, split_dev = read_split(config)
     dev = final_eval_records(config, split_dev)
 
+    # On a GPU where there is one: the scores match the runs' own final figures, which are
+    # taken on the device they trained on.
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+
     def score(model_dir: Path) -> dict[str, Any]:
-        return evaluate_model_dir(model_dir, dev, config, threads=threads)
+        return evaluate_model_dir(model_dir, dev, config, threads=threads, device=device)
 
     return score
 

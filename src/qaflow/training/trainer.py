@@ -25,6 +25,7 @@ from qaflow.training.checkpoint import (
 from qaflow.training.config import TrainingConfig
 from qaflow.training.data import seeded_subset
 from qaflow.training.dev_eval import evaluate_live_model
+from qaflow.training.distill import TeacherEnsemble, distillation_loss, load_teachers
 from qaflow.training.finish import finish_run
 from qaflow.training.optim import TimeBudget, build_optimizer, linear_schedule
 from qaflow.training.prepare import PreparedData, prepare_data
@@ -71,6 +72,7 @@ def train(config: TrainingConfig, options: TrainOptions | None = None) -> Traini
     if len(data.features) == 0:
         raise ConfigurationError("no training windows: the data files hold no usable questions")
     model.to(runtime.device)
+    teachers = _load_teachers(config, tokenizer, runtime, options)
     opt = config.optimization
     total_steps = opt.max_steps or opt.epochs * steps_per_epoch(len(data.features), opt.batch_size)
     optimizer = build_optimizer(model, opt)
@@ -85,7 +87,7 @@ def train(config: TrainingConfig, options: TrainOptions | None = None) -> Traini
         logger.info("resumed from %s (step %d)", checkpoints[-1], state.global_step)
     budget.used = state.train_seconds
     if not options.export_only:
-        _Loop(config, options, runtime, data, parts, state, total_steps, budget).run()
+        _Loop(config, options, runtime, data, parts, state, total_steps, budget, teachers).run()
     if not state.finished and not options.export_only:
         return TrainingOutcome(output_dir, state.global_step, total_steps, None, None)
     model_dir, dev_metrics = finish_run(config, runtime, base, data, parts, state, total_steps)
@@ -121,6 +123,15 @@ def _load_base(base: str, seed: int) -> tuple[Any, Any]:
     return tokenizer, model
 
 
+def _load_teachers(
+    config: TrainingConfig, tokenizer: Any, runtime: Runtime, options: TrainOptions
+) -> TeacherEnsemble | None:
+    teachers = config.distillation.teachers
+    if not teachers or options.export_only:
+        return None
+    return load_teachers(teachers, tokenizer, runtime)
+
+
 class _Loop:
     """The loop from ``state`` to the end of the schedule or an early stop."""
 
@@ -134,8 +145,10 @@ class _Loop:
         state: TrainingState,
         total_steps: int,
         budget: TimeBudget,
+        teachers: TeacherEnsemble | None = None,
     ) -> None:
         self.config, self.options, self.runtime = config, options, runtime
+        self.teachers = teachers
         self.data, self.parts, self.state, self.total_steps = data, parts, state, total_steps
         self.budget = budget
         self.lengths = data.features.lengths
@@ -198,7 +211,17 @@ class _Loop:
         batch = collate(self.data.features, indices, self.pad_id)
         batch = {k: v.to(self.runtime.device, non_blocking=True) for k, v in batch.items()}
         with self.runtime.autocast():
-            loss = parts.model(**batch).loss
+            output = parts.model(**batch)
+        loss = output.loss
+        if self.teachers is not None:
+            settings = self.config.distillation
+            soft = distillation_loss(
+                (output.start_logits, output.end_logits),
+                self.teachers.logits(batch),
+                batch["attention_mask"],
+                settings.temperature,
+            )
+            loss = (1 - settings.weight) * loss + settings.weight * soft
         loss.backward()
         torch.nn.utils.clip_grad_norm_(
             parts.model.parameters(), self.config.optimization.max_grad_norm
@@ -265,6 +288,7 @@ class _Loop:
             self.config,
             scratch,
             threads=self.runtime.threads,
+            device=self.runtime.device.type,
         )
         self.parts.model.train()
         self.state.evaluations.append({"step": self.state.global_step} | metrics)
