@@ -124,3 +124,26 @@ def test_the_gpu_sweeps_variants_are_valid_settings() -> None:
         ("squad_v1.1_train.jsonl.gz",),
         ("squad_v1.1_train.jsonl.gz", "squadshifts.jsonl.gz", "tydiqa_goldp_en.jsonl.gz"),
     }
+
+
+def test_the_gpu_sweeps_students_are_valid_settings() -> None:
+    """DISTILL_SET's default and the teacher settings sweep.sh adds apply to the config."""
+    script = (REPO / "training" / "device" / "sweep.sh").read_text(encoding="utf-8")
+    default = re.search(r"^distill_set=\$\{DISTILL_SET-([^}]*)\}$", script, flags=re.MULTILINE)
+    assert default is not None
+    teachers = "['/tmp/qaflow-sweep/a/model','src/qaflow/bundled/minilm-l6-squad']"
+    assignments = [
+        *default.group(1).split()[1::2],
+        f"distillation.teachers={teachers}",
+        "distillation.weight=0.9",
+        "optimization.time_budget_minutes=2",
+    ]
+    config = load_with_overrides(
+        REPO / "training" / "minilm-l6-squad-gpu-continue.toml", assignments=assignments
+    )
+    assert config.optimization.learning_rate == 1e-4
+    assert config.distillation.teachers == [
+        "/tmp/qaflow-sweep/a/model",
+        "src/qaflow/bundled/minilm-l6-squad",
+    ]
+    assert config.distillation.weight == 0.9
