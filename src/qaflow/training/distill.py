@@ -1,9 +1,9 @@
 """Knowledge distillation: teachers' span distributions as soft targets for the student.
 
-The teachers are finished QA models over the student's vocabulary (typically several runs of this
-recipe: their averaged logits are an ensemble that beats each of them, and distilling it gives one
-model of the student's size that keeps much of the ensemble's gain; Hinton et al. 2015).
-"""
+The teachers are finished QA models over the student's vocabulary, of any architecture: best a
+bigger model than the student (a hub SQuAD model teaching the bundled-size one; Hinton et al.
+2015). Several are averaged in logit space. Same-size runs of one lineage teach little: their
+ensemble scores no better than their weight average (training/README.md has the figures)."""
 
 from __future__ import annotations
 
@@ -35,9 +35,6 @@ class TeacherEnsemble:
         # token_type_ids, and no teacher gets the gold positions.
         self._accepted = [_model_inputs(model) for model in self._models]
         self._runtime = runtime
-
-    def __len__(self) -> int:
-        return len(self._models)
 
     def logits(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean start and end logits (float32, batch x seq) of the teachers on ``batch``."""
