@@ -173,6 +173,15 @@ def test_onnx_backend_reports_the_model_limit(tiny_model_dir: Path, onnx_cache_d
     assert backend.max_sequence_length == 512
 
 
+def test_onnx_backends_refuse_a_device_other_than_the_cpu(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    spec = ModelSpec("t", str(tiny_model_dir), str(tiny_model_dir), backend="onnx-int8")
+    with pytest.raises(ConfigurationError, match="runs on the CPU only, not on 'cuda'"):
+        load_reader(spec, onnx_cache_dir=tmp_path / "cache", device="cuda")
+    assert not (tmp_path / "cache").exists()  # refused before any export
+
+
 def test_default_cache_dir_follows_qaflow_home(
     tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -41,10 +41,7 @@ def test_the_files_load_as_evaluation_data(tmp_path: Path, data_dir: Path, tiny_
             for qa in paragraph["qas"]:
                 for answer in qa["answers"]:
                     start = answer["answer_start"]
-                    assert (
-                        paragraph["context"][start : start + len(answer["text"])]
-                        == (answer["text"])
-                    )
+                    assert paragraph["context"][start:].startswith(answer["text"])
 
 
 def test_select_holds_the_greedy_soups_questions(

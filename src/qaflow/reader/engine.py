@@ -74,15 +74,17 @@ def load_reader(
     options: ReaderOptions | None = None,
     threads: int | None = None,
     onnx_cache_dir: Path | None = None,
+    device: str = "cpu",
 ) -> Reader:
     """Load the tokenizer and model of ``spec``; raises ModelLoadError or ConfigurationError.
 
     ONNX backends keep their exports in ``onnx_cache_dir`` (default ``<QAFLOW_HOME>/cache/onnx``).
+    ``device`` places a torch model's forward passes (``"cuda"``); the rest runs on the CPU.
     """
     options = options or ReaderOptions()
     check_backend(spec.backend)
     tokenizer = load_tokenizer(spec)
-    backend = load_backend(spec, threads=threads, onnx_cache_dir=onnx_cache_dir)
+    backend = load_backend(spec, threads=threads, onnx_cache_dir=onnx_cache_dir, device=device)
     check_options_fit(spec, options, tokenizer, backend)
     return Reader(spec, options, tokenizer, backend)
 

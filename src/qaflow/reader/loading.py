@@ -30,13 +30,19 @@ def load_tokenizer(spec: ModelSpec) -> Any:
 
 
 def load_backend(
-    spec: ModelSpec, *, threads: int | None, onnx_cache_dir: Path | None = None
+    spec: ModelSpec,
+    *,
+    threads: int | None,
+    onnx_cache_dir: Path | None = None,
+    device: str = "cpu",
 ) -> QABackend:
     """The model named by ``spec.model`` on ``spec.backend``; raises :class:`ModelLoadError`."""
     ref = resolve_ref(spec.model)
     _require_existing_directory(spec, ref)
     try:
-        return create_backend(spec.backend, ref, threads=threads, onnx_cache_dir=onnx_cache_dir)
+        return create_backend(
+            spec.backend, ref, threads=threads, onnx_cache_dir=onnx_cache_dir, device=device
+        )
     except QaflowError:
         raise
     except Exception as exc:

@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from qaflow.evaluation import EvalExample, evaluate_reader
-from qaflow.reader import ModelSpec, Reader, ReaderOptions, load_reader
-from qaflow.reader.backends.torch_backend import TorchBackend
-from qaflow.reader.loading import check_options_fit, load_tokenizer
+from qaflow.reader import ModelSpec, ReaderOptions, load_reader
 from qaflow.training.config import TrainingConfig
 from qaflow.training.data import QaRecord
 
@@ -41,7 +39,9 @@ def evaluate_model_dir(
     takes seconds instead of the CPU's minutes); tokenization and decoding stay on the CPU.
     """
     batch_size = config.run.eval_batch_size
-    reader = _load_dev_reader(model_dir, config, batch_size, threads, device)
+    spec = ModelSpec(name=config.model.name, model=str(model_dir), tokenizer=str(model_dir))
+    options = reader_options(config, batch_size)
+    reader = load_reader(spec, options=options, threads=threads, device=device)
     by_source: dict[str, list[EvalExample]] = defaultdict(list)
     for record in records:
         by_source[record.source].append(record.to_eval_example())
@@ -65,19 +65,6 @@ def evaluate_model_dir(
         seconds=seconds,
     )
     return results
-
-
-def _load_dev_reader(
-    model_dir: Path, config: TrainingConfig, batch_size: int, threads: int | None, device: str
-) -> Reader:
-    spec = ModelSpec(name=config.model.name, model=str(model_dir), tokenizer=str(model_dir))
-    options = reader_options(config, batch_size)
-    if device == "cpu":
-        return load_reader(spec, options=options, threads=threads)
-    tokenizer = load_tokenizer(spec)
-    backend = TorchBackend.from_pretrained(str(model_dir), threads=threads, device=device)
-    check_options_fit(spec, options, tokenizer, backend)
-    return Reader(spec, options, tokenizer, backend)
 
 
 def evaluate_live_model(

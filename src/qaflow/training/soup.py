@@ -27,6 +27,7 @@ from qaflow.reader.fingerprint import is_config_file
 from qaflow.training.config import add_assignment_option, load_with_overrides
 from qaflow.training.dev_eval import evaluate_model_dir
 from qaflow.training.prepare import final_eval_records, read_split
+from qaflow.training.runtime import pick_runtime
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -115,9 +116,9 @@ def dev_scorer(
     _, split_dev = read_split(config)
     dev = final_eval_records(config, split_dev)
 
-    # On a GPU where there is one: the scores match the runs' own final figures, which are
-    # taken on the device they trained on.
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    # On the device, and with the settings, that training picks (a GPU where there is one): the
+    # scores then match the runs' own final figures.
+    device = pick_runtime("auto", threads).device.type
 
     def score(model_dir: Path) -> dict[str, Any]:
         return evaluate_model_dir(model_dir, dev, config, threads=threads, device=device)

@@ -29,14 +29,23 @@ def check_backend(kind: str) -> None:
 
 
 def create_backend(
-    kind: Backend, ref: str, *, threads: int | None = None, onnx_cache_dir: Path | None = None
+    kind: Backend,
+    ref: str,
+    *,
+    threads: int | None = None,
+    onnx_cache_dir: Path | None = None,
+    device: str = "cpu",
 ) -> QABackend:
     """Load the model at ``ref`` with the named backend; loading errors propagate unwrapped.
+
+    ``device`` places a torch model (``"cuda"``, say); the ONNX backends run on the CPU only.
 
     ONNX backends export the model into ``onnx_cache_dir`` on first use (default
     ``<QAFLOW_HOME>/cache/onnx``) and reuse the export afterwards.
     """
     check_backend(kind)
+    if kind in _ONNX_KINDS and device != "cpu":
+        raise ConfigurationError(f"Backend '{kind}' runs on the CPU only, not on {device!r}")
     # Imported here so that tokenization and decoding stay usable without torch or onnxruntime.
     if kind in _ONNX_KINDS:
         from qaflow.reader.backends.onnx_backend import OnnxBackend
@@ -51,7 +60,7 @@ def create_backend(
     with HF_LOAD_LOCK:
         from qaflow.reader.backends.torch_backend import TorchBackend
 
-        return TorchBackend.from_pretrained(ref, threads=threads)
+        return TorchBackend.from_pretrained(ref, threads=threads, device=device)
 
 
 def _installed(module: str) -> bool:
