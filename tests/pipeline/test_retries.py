@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qaflow.config import Settings
 from qaflow.db import Datum, DatumState
-from qaflow.pipeline.worker import RunReport
+from qaflow.pipeline.executors import DatumOutcome, DatumTask, InProcessExecutor
+from qaflow.pipeline.runner import JobProgress
+from qaflow.pipeline.worker import PipelineWorker, RunReport
+from qaflow.services.pipeline_worker import run_policy
 from qaflow.services.runtime import open_runtime
 from qaflow.versioning import blob_key
 from tests.pipeline.pipeline_support import (
@@ -64,3 +69,50 @@ def _wait_for_a_failed_try(sessions: sessionmaker[Session]) -> str:
                 return tried.id
         time.sleep(0.01)
     raise AssertionError("no datum was tried in time")
+
+
+class _FailingFirstTries:
+    """The real executor, but the shard starting at row ``start`` fails its first ``n`` tries."""
+
+    def __init__(self, inner: InProcessExecutor, failures: dict[int, int]) -> None:
+        self._inner = inner
+        self._failures = failures
+        self.tries: Counter[int] = Counter()
+
+    def map_unordered(self, tasks: Sequence[DatumTask]) -> Iterator[DatumOutcome]:
+        for task in tasks:
+            self.tries[task.shard_start] += 1
+            if self.tries[task.shard_start] <= self._failures.get(task.shard_start, 0):
+                yield DatumOutcome(task.datum_id, error="injected failure")
+            else:
+                yield from self._inner.map_unordered([task])
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def test_waiting_for_a_retry_does_not_spin_on_settled_datums(pipeline_settings: Settings) -> None:
+    # One shard fails once then succeeds; another fails twice, so while it backs off the
+    # first one's old retry time lies in the past. The wait must not take that one as due.
+    settings = pipeline_settings.model_copy(update={"retry_backoff_s": 0.4, "worker_poll_s": 5.0})
+    with open_runtime(settings) as runtime:
+        upload(runtime, question_csv(8))
+        update_pipeline(runtime, datum_tries=3)
+        executor = _FailingFirstTries(InProcessExecutor(store=runtime.store), {0: 1, 4: 2})
+        passes: list[JobProgress] = []
+        worker = PipelineWorker(
+            session_factory=runtime.sessions,
+            store=runtime.store,
+            executor=executor,
+            policy=run_policy(settings),
+            on_progress=passes.append,
+        )
+        report = worker.run_once(force=True)
+
+        [job] = report.jobs
+        assert (job.state, job.processed, job.failed) == ("done", 2, 0)
+        assert executor.tries == {0: 2, 4: 3}
+        assert len(stored_answers(runtime)) == 8
+        # Three execution rounds with a report per datum, plus a handful of adoption passes;
+        # a spinning wait makes hundreds.
+        assert len(passes) < 20, f"{len(passes)} progress reports"

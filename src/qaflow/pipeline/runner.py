@@ -146,7 +146,10 @@ def _work(run: _Run) -> Adoption | None:
         if due:
             _execute(run, due, adoption)
         elif adoption.runnable:
-            run.stop.wait(min(run.policy.poll_s, min(run.retry_at.values()) - now))
+            # Only the runnable datums' own backoffs count: an entry of a datum settled since
+            # lies in the past, and a negative wait would spin the adoption loop.
+            next_try = min(run.retry_at[d.id] for d in adoption.runnable)
+            run.stop.wait(max(0.0, min(run.policy.poll_s, next_try - now)))
         elif adoption.waiting:
             run.stop.wait(run.policy.poll_s)  # another live job is computing some of our datums
         else:
@@ -220,6 +223,7 @@ def _record(session: Session, run: _Run, outcome: DatumOutcome) -> bool:
     session.commit()
     if settled:
         run.settled.add(outcome.datum_id)
+        run.retry_at.pop(outcome.datum_id, None)
     return settled
 
 
