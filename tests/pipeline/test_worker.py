@@ -57,6 +57,26 @@ def test_every_row_is_answered_once_with_lineage(runtime: Runtime) -> None:
     )
 
 
+def test_uploads_under_any_file_name_are_answered(runtime: Runtime) -> None:
+    # The pipeline reads ``**/*.csv`` case-sensitively; the content was checked to be a CSV.
+    names = ["Data.CSV", "notes.txt", "no-suffix"]
+    uploaded = [
+        upload(runtime, question_csv(2, first=10 * i), name) for i, name in enumerate(names)
+    ]
+
+    run_pass(runtime)
+
+    assert [u.filename for u in uploaded] == names
+    assert [u.path.rpartition("/")[2] for u in uploaded] == [
+        "Data.csv",
+        "notes.txt.csv",
+        "no-suffix.csv",
+    ]
+    answers = stored_answers(runtime)
+    assert Counter(a.upload_id for a in answers) == {u.id: 2 for u in uploaded}
+    assert all(a.error is None for a in answers)
+
+
 def test_a_new_upload_costs_only_its_own_datums(runtime: Runtime) -> None:
     upload(runtime, question_csv(8))
     run_pass(runtime)

@@ -33,6 +33,7 @@ from qaflow.services.uploads import (
     create_upload,
     get_upload,
     list_uploads,
+    repo_file_name,
     scan_incoming,
 )
 from qaflow.storage import ObjectInfo, ObjectStore, open_store_url
@@ -190,6 +191,19 @@ def test_an_existing_row_index_is_kept(session: Session, local_store: ObjectStor
 )
 def test_client_file_names_become_one_safe_path_segment(given: str | None, kept: str) -> None:
     assert clean_filename(given) == kept
+
+
+@pytest.mark.parametrize(
+    ("name", "in_repo"),
+    [
+        ("questions.csv", "questions.csv"),
+        ("Data.CSV", "Data.csv"),
+        ("notes.txt", "notes.txt.csv"),
+        ("x" * 300 + ".csv", "x" * 251 + ".csv"),
+    ],
+)
+def test_an_uploads_repo_file_name_ends_in_csv(name: str, in_repo: str) -> None:
+    assert repo_file_name(name) == in_repo
 
 
 def test_an_unsafe_file_name_is_stored_under_its_safe_form(

@@ -127,6 +127,16 @@ def clean_filename(filename: str | None) -> str:
     return name[-MAX_FILENAME_CHARS:]
 
 
+def repo_file_name(name: str) -> str:
+    """The upload's name in the repo: always ``.csv`` (lower case) at the end.
+
+    The pipeline selects its input files by a case-sensitive ``**/*.csv`` glob, and every
+    upload has been checked to be a CSV, so ``Data.CSV`` or ``notes.txt`` must still be read.
+    """
+    stem = name[:-4] if name.lower().endswith(".csv") else name
+    return stem[: MAX_FILENAME_CHARS - 4] + ".csv"
+
+
 def scan_incoming(*, session_factory: sessionmaker[Session], store: ObjectStore) -> ScanReport:
     """Commit every valid file under ``incoming/`` as an upload, then delete it.
 
@@ -210,7 +220,7 @@ def _record_upload(
         description="Question/context CSV files, one folder per upload.",
     )
     upload_id = uuid.uuid4().hex
-    path = f"{upload_id}/{name}"
+    path = f"{upload_id}/{repo_file_name(name)}"
     commit = create_commit(
         session=session,
         repo=repo,
