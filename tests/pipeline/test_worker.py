@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from pathlib import Path
@@ -164,6 +165,27 @@ def test_reprocess_reruns_old_data_and_the_diff_shows_changed_answers(
     for row in diff.changed_rows:
         assert row.input_path == old.path
         assert (row.old_answer, row.old_error) != (row.new_answer, row.new_error)
+
+
+def test_reprocess_with_other_shards_replaces_the_old_row_ranges(runtime: Runtime) -> None:
+    uploaded = upload(runtime, question_csv(10))
+    run_pass(runtime)
+    update_pipeline(runtime, shard_rows=3, reprocess=True)
+
+    run_pass(runtime)
+
+    with runtime.sessions() as session:
+        results = pipeline_service.upload_results(session=session, upload_id=uploaded.id)
+    assert results.blob_rows == [3, 3, 3, 1]
+    sink = io.BytesIO()
+    written = pipeline_service.export_results(
+        results=results, store=runtime.store, export_format="json", sink=sink
+    )
+    assert written == 10
+    rows = json.loads(sink.getvalue())
+    assert [(row["row_index"], row["extra"]["id"]) for row in rows] == [
+        (n, str(n)) for n in range(10)
+    ]
 
 
 def test_reprocess_with_nothing_new_skips_every_datum(runtime: Runtime) -> None:

@@ -222,11 +222,7 @@ def finish_job(
         description=f"Output of pipeline {spec.name}: answers per input file and row range.",
     )
     puts = {ref.output_path: results[ref.id] for ref in refs if ref.id in results}
-    deletes = [
-        entry.path
-        for path in inputs.deleted
-        for entry in output_files_under(session=session, repo_id=repo.id, input_path=path)
-    ]
+    deletes = _output_deletes(session, repo.id, inputs, refs)
     version = session.get_one(PipelineVersion, job.pipeline_version_id)
     commit = create_commit(
         session=session,
@@ -262,6 +258,26 @@ def finish_job(
         return None
     session.commit()
     return commit
+
+
+def _output_deletes(
+    session: Session, repo_id: int, inputs: JobInputs, refs: list[DatumRef]
+) -> list[str]:
+    """Output files to drop: those of deleted inputs, and those of this job's inputs that none
+    of its datums writes (row ranges of an older ``shard_rows``), so each row has one output."""
+    current = {ref.output_path for ref in refs}
+    gone = [
+        entry.path
+        for path in inputs.deleted
+        for entry in output_files_under(session=session, repo_id=repo_id, input_path=path)
+    ]
+    stale = [
+        entry.path
+        for file in inputs.files
+        for entry in output_files_under(session=session, repo_id=repo_id, input_path=file.path)
+        if entry.path not in current
+    ]
+    return gone + stale
 
 
 def fail_job(*, session: Session, job_id: str, error: str) -> None:
