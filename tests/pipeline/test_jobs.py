@@ -5,14 +5,18 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
-from qaflow.db import Job, JobState, utc_now
+from qaflow.db import Job, JobState, PipelineVersion, utc_now
 from qaflow.pipeline import jobs
-from qaflow.pipeline.spec import current_version
+from qaflow.pipeline.datums import adopt_datums, job_inputs, shard
+from qaflow.pipeline.executors import InProcessExecutor
+from qaflow.pipeline.runner import RunPolicy, run_job
+from qaflow.pipeline.spec import current_version, spec_of
 from qaflow.services import pipeline_service
 from qaflow.services.runtime import Runtime
 from tests.pipeline.pipeline_support import (
@@ -92,3 +96,53 @@ def test_a_job_whose_worker_process_died_is_taken_over_at_once(runtime: Runtime)
         taken = jobs.claim_job(session=session, worker_id="new:1:w", lease_s=60)
         assert taken is not None
         assert taken.id == job.id
+
+
+def test_datums_of_a_job_handed_back_to_the_queue_are_taken_over(runtime: Runtime) -> None:
+    # Two uploads of the same bytes share their datums. The first job adopts them, then its
+    # worker stops and hands it back; the second job must run them, not wait for a job that
+    # nobody is running.
+    data = question_csv(6)
+    upload(runtime, data, "a.csv")
+    upload(runtime, data, "b.csv")
+    _plan(runtime)
+    with runtime.sessions() as session:
+        first = jobs.claim_job(session=session, worker_id="w1:1:a", lease_s=60)
+        second = jobs.claim_job(session=session, worker_id="w2:1:b", lease_s=60)
+        assert first is not None
+        assert second is not None
+        spec = spec_of(session.get_one(PipelineVersion, first.pipeline_version_id))
+        inputs = job_inputs(session=session, store=runtime.store, job=first, spec=spec)
+        adopted = adopt_datums(
+            session=session,
+            job=first,
+            refs=shard(inputs.files, spec),
+            owner_is_live=lambda owner: jobs.is_live(owner, 60),
+            settled=set(),
+        )
+        assert len(adopted.runnable) == 2
+        jobs.release_job(session=session, job_id=first.id, worker_id="w1:1:a")
+        session.refresh(first)
+        assert first.state == JobState.QUEUED
+        assert not jobs.is_live(first, 60)
+
+    progress = run_job(
+        session_factory=runtime.sessions,
+        store=runtime.store,
+        executor=InProcessExecutor(store=runtime.store),
+        job=second,
+        worker_id="w2:1:b",
+        policy=RunPolicy(lease_s=60, retry_backoff_s=0.05, poll_s=0.05),
+        stop=_stop_after(seconds=30),
+    )
+
+    assert (progress.state, progress.processed, progress.skipped) == (JobState.DONE, 2, 0)
+
+
+def _stop_after(*, seconds: float) -> threading.Event:
+    """An event set after ``seconds``: a job that would wait forever ends instead of hanging."""
+    stop = threading.Event()
+    timer = threading.Timer(seconds, stop.set)
+    timer.daemon = True
+    timer.start()
+    return stop

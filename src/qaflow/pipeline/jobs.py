@@ -165,6 +165,14 @@ def is_abandoned(job: Job, lease_s: float, *, me: str | None = None) -> bool:
     return host == socket.gethostname() and pid.isdigit() and not _process_alive(int(pid))
 
 
+def is_live(job: Job, lease_s: float) -> bool:
+    """Whether a worker is running ``job`` now, so that its datums are worth waiting for.
+
+    A job handed back to the queue, or ended, is nobody's work in progress.
+    """
+    return job.state == JobState.RUNNING and not is_abandoned(job, lease_s)
+
+
 def beat(*, session: Session, job_id: str, worker_id: str) -> bool:
     """Renew the job's lease; False when another worker has taken the job over. Commits."""
     renewed = updated_one(

@@ -136,7 +136,7 @@ def _work(run: _Run) -> Adoption | None:
                 session=session,
                 job=job,
                 refs=run.refs,
-                owner_is_live=lambda owner: not jobs.is_abandoned(owner, run.policy.lease_s),
+                owner_is_live=lambda owner: jobs.is_live(owner, run.policy.lease_s),
                 settled=run.settled,
             )
             jobs.record_counts(session=session, job=job, total=len(run.refs), adoption=adoption)
