@@ -187,6 +187,20 @@ def test_bad_requests_say_what_is_wrong(
     assert detail in response.json()["detail"]
 
 
+def test_a_refused_reprocess_changes_nothing(api: Api) -> None:
+    before = api.client.get("/pipelines/question_answer").json()
+
+    response = api.client.put(
+        "/pipelines/question_answer", json={"shard_rows": 7, "reprocess": True}
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == (
+        "Nothing to reprocess: the input repo 'uploads' has no commits yet."
+    )
+    assert api.client.get("/pipelines/question_answer").json() == before
+
+
 def test_the_diff_refuses_commits_of_the_uploads_repo(api: Api) -> None:
     first = post_csv(api.client, question_csv(2))
     second = post_csv(api.client, question_csv(3))

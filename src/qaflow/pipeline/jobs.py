@@ -25,7 +25,7 @@ from qaflow.db import (
     RepoKind,
     utc_now,
 )
-from qaflow.errors import NotFoundError
+from qaflow.errors import ConflictError, NotFoundError
 from qaflow.pipeline._sql import updated_one
 from qaflow.pipeline.datums import Adoption, DatumRef, JobInputs, output_files_under
 from qaflow.pipeline.spec import PipelineSpec, current_version, follow_model_weights, spec_of
@@ -94,10 +94,7 @@ def reprocess(*, session: Session, name: str) -> Job:
     version, _ = follow_model_weights(
         session=session, version=current_version(session=session, name=name)
     )
-    spec = spec_of(version)
-    head = latest_commit(session=session, repo=get_repo(session=session, name=spec.input_repo))
-    if head is None:
-        raise NotFoundError(f"The input repo '{spec.input_repo}' has no commits yet.")
+    head = input_head(session=session, spec=spec_of(version))
     existing = _find_job(session, version.id, head.id, JobScope.ALL)
     if existing is not None:
         return existing
@@ -112,6 +109,22 @@ def reprocess(*, session: Session, name: str) -> Job:
             raise
         return found
     return job
+
+
+def input_head(*, session: Session, spec: PipelineSpec) -> Commit:
+    """The newest commit of the pipeline's input repo: what a reprocess job runs over.
+
+    ConflictError when there is none yet: nothing has been uploaded, so nothing can be rerun.
+    """
+    try:
+        head = latest_commit(session=session, repo=get_repo(session=session, name=spec.input_repo))
+    except NotFoundError:
+        head = None
+    if head is None:
+        raise ConflictError(
+            f"Nothing to reprocess: the input repo '{spec.input_repo}' has no commits yet."
+        )
+    return head
 
 
 def claim_job(*, session: Session, worker_id: str, lease_s: float) -> Job | None:

@@ -107,6 +107,10 @@ def update_pipeline(
     A new model's weights are read to pin their revision (ModelLoadError if they cannot be).
     """
     changes = update.model_dump(exclude_none=True, exclude={"model", "reprocess"})
+    if update.reprocess:
+        # Checked before the spec changes, so a refused reprocess stores nothing.
+        current = pipeline_spec.spec_of(pipeline_spec.current_version(session=session, name=name))
+        pipeline_jobs.input_head(session=session, spec=current)
     if update.model is not None:
         model = registry.resolve_model(session=session, settings=settings, name=update.model)
         changes.update(pinned_model_fields(model))
