@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from qaflow.config import Settings
-from qaflow.db import ModelBackend, ModelEntry
+from qaflow.db import ModelBackend, ModelEntry, insert_ignoring_duplicates, utc_now
+from qaflow.db.failures import database_errors
 from qaflow.errors import ConflictError, InvalidInputError, NotFoundError
 from qaflow.reader import ModelSpec, ReaderCache
 from qaflow.services.schemas import ModelCreate, ModelPublic
 
 
 def ensure_default_model(*, session: Session, settings: Settings) -> None:
-    """Create the default registry entry when it is missing (first start, fresh database)."""
-    if _find(session, settings.default_model) is None:
-        session.add(
-            ModelEntry(
-                name=settings.default_model,
-                tokenizer=settings.default_model_ref,
-                model=settings.default_model_ref,
-                backend=ModelBackend(settings.default_model_backend),
-            )
-        )
+    """Create the default registry entry when it is missing (first start, fresh database).
+
+    Safe beside another process starting on the same database: the insert skips a name that
+    is already there.
+    """
+    if _find(session, settings.default_model) is not None:
+        return
+    row = _row(
+        settings.default_model,
+        tokenizer=settings.default_model_ref,
+        model=settings.default_model_ref,
+        backend=settings.default_model_backend,
+    )
+    with database_errors(session.get_bind().engine, "registering the default model"):
+        insert_ignoring_duplicates(session, ModelEntry, [row], ["name"])
         session.commit()
 
 
@@ -42,21 +48,19 @@ def add_model(
         backend=model_in.backend,
     )
     readers.get(spec)  # raises ModelLoadError with the model's name: nothing is stored then
-    entry = _find(session, model_in.name)
-    if entry is None:
-        session.add(
-            ModelEntry(
-                name=spec.name,
-                tokenizer=spec.tokenizer,
-                model=spec.model,
-                backend=ModelBackend(spec.backend),
-            )
+    row = _row(spec.name, tokenizer=spec.tokenizer, model=spec.model, backend=spec.backend)
+    # Insert-or-update in one transaction, so two requests registering one new name at once
+    # both succeed (the later one's values win) instead of one hitting the unique constraint.
+    with database_errors(session.get_bind().engine, f"registering model '{spec.name}'"):
+        insert_ignoring_duplicates(session, ModelEntry, [row], ["name"])
+        session.execute(
+            update(ModelEntry)
+            .where(ModelEntry.name == spec.name)
+            .values(tokenizer=spec.tokenizer, model=spec.model, backend=ModelBackend(spec.backend))
+            .execution_options(synchronize_session=False)
         )
-    else:
-        entry.tokenizer = spec.tokenizer
-        entry.model = spec.model
-        entry.backend = ModelBackend(spec.backend)
-    session.commit()
+        session.commit()
+    session.expire_all()
     return list_models(session=session, settings=settings)
 
 
@@ -66,8 +70,9 @@ def delete_model(*, session: Session, settings: Settings, name: str) -> list[Mod
     entry = _find(session, name)
     if entry is None:
         raise NotFoundError(f"Model '{name}' not found.")
-    session.delete(entry)
-    session.commit()
+    with database_errors(session.get_bind().engine, f"deleting model '{name}'"):
+        session.delete(entry)
+        session.commit()
     return list_models(session=session, settings=settings)
 
 
@@ -96,6 +101,16 @@ def to_public(entry: ModelEntry, *, default: bool = False) -> ModelPublic:
         backend=entry.backend.value,
         default=default,
     )
+
+
+def _row(name: str, *, tokenizer: str, model: str, backend: str) -> dict[str, object]:
+    return {
+        "name": name,
+        "tokenizer": tokenizer,
+        "model": model,
+        "backend": ModelBackend(backend),
+        "created_at": utc_now(),
+    }
 
 
 def _find(session: Session, name: str) -> ModelEntry | None:
