@@ -314,6 +314,11 @@ def _print_report(report: RunReport) -> None:
         f"from {report.egressed_commits} output commits.",
         soft_wrap=True,
     )
+    for commit_id, error in report.egress_failures.items():
+        err_console.print(
+            f"Output commit {commit_id} was not written to SQL (the next run retries it): {error}",
+            soft_wrap=True,
+        )
     for job in report.jobs:
         if job.state == JobState.FAILED or job.failed:
             err_console.print(

@@ -8,8 +8,9 @@ egress again, which inserts only what is missing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -23,17 +24,19 @@ from qaflow.db import (
     Datum,
     FileOp,
     PipelineVersion,
-    RepoFile,
     Upload,
     upsert_answers,
     utc_now,
 )
+from qaflow.errors import QaflowError, TerminalError
 from qaflow.pipeline.datums import datum_id, parse_output_path
 from qaflow.pipeline.inspect import read_blob_rows
 from qaflow.pipeline.results import ResultRow
 from qaflow.pipeline.spec import PipelineSpec, spec_of
 from qaflow.storage import ObjectStore
-from qaflow.versioning import commit_changes, get_repo
+from qaflow.versioning import commit_changes, files_at
+
+logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 1000
 _PENDING_BATCH = 100
@@ -43,6 +46,9 @@ _PENDING_BATCH = 100
 class EgressReport:
     commits: int = 0
     inserted: int = 0
+    # Output commits left for a later pass, with why: one that cannot be read (say its
+    # results blob is missing) must not hold back the commits after it.
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,32 +65,44 @@ class OutputLineage:
 def push_answers_to_sql(
     *, session_factory: sessionmaker[Session], store: ObjectStore, chunk_rows: int = CHUNK_ROWS
 ) -> EgressReport:
-    """Egress every pipeline output commit not egressed yet, oldest first."""
+    """Egress every pipeline output commit not egressed yet, oldest first.
+
+    A commit that fails with a qaflow error (its results unreadable, its lineage unknown) is
+    logged and listed in the report, stays pending for the next pass, and the others go on.
+    """
     report = EgressReport()
-    while True:
-        with session_factory() as session:
-            pending = list(
-                session.scalars(
-                    select(Commit.id)
-                    .where(
-                        Commit.origin == CommitOrigin.PIPELINE,
-                        Commit.egressed_at.is_(None),
-                        Commit.pipeline_version_id.is_not(None),
-                    )
-                    .order_by(Commit.created_at, Commit.id)
-                    .limit(_PENDING_BATCH)
-                )
-            )
-        if not pending:
-            return report
+    while pending := _pending_commits(session_factory, skip=report.failed.keys()):
         for commit_id in pending:
-            report.inserted += egress_commit(
-                session_factory=session_factory,
-                store=store,
-                commit_id=commit_id,
-                chunk_rows=chunk_rows,
-            )
+            try:
+                report.inserted += egress_commit(
+                    session_factory=session_factory,
+                    store=store,
+                    commit_id=commit_id,
+                    chunk_rows=chunk_rows,
+                )
+            except QaflowError as exc:
+                logger.warning("egress of output commit %s failed: %s", commit_id, exc.message)
+                report.failed[commit_id] = exc.message
+                continue
             report.commits += 1
+    return report
+
+
+def _pending_commits(session_factory: sessionmaker[Session], skip: Iterable[str]) -> list[str]:
+    query = (
+        select(Commit.id)
+        .where(
+            Commit.origin == CommitOrigin.PIPELINE,
+            Commit.egressed_at.is_(None),
+            Commit.pipeline_version_id.is_not(None),
+        )
+        .order_by(Commit.created_at, Commit.id)
+    )
+    skipped = sorted(skip)
+    if skipped:
+        query = query.where(Commit.id.not_in(skipped))
+    with session_factory() as session:
+        return list(session.scalars(query.limit(_PENDING_BATCH)))
 
 
 def egress_commit(
@@ -99,11 +117,12 @@ def egress_commit(
         commit = session.get_one(Commit, commit_id)
         version = session.get_one(PipelineVersion, commit.pipeline_version_id)
         spec = spec_of(version)
-        files = [
-            output_lineage(session=session, spec=spec, path=change.path, blob=change.blob_sha256)
+        puts = [
+            (change.path, change.blob_sha256)
             for change in commit_changes(session=session, commit=commit)
             if change.op == FileOp.PUT and change.blob_sha256 is not None
         ]
+        files = output_lineages(session=session, spec=spec, commit=commit, puts=puts)
         pending = [lineage for lineage in files if not _all_stored(session, lineage.datum_id)]
     base = _base_row(commit, version.version, spec)
     inserted = 0
@@ -124,19 +143,52 @@ def egress_commit(
     return inserted
 
 
-def output_lineage(*, session: Session, spec: PipelineSpec, path: str, blob: str) -> OutputLineage:
-    """The lineage of the output file at ``path`` (results blob ``blob``) of pipeline ``spec``."""
-    input_path, start, stop = parse_output_path(path)
-    upload = session.get(Upload, input_path.partition("/")[0])
-    if upload is not None and upload.path == input_path:
-        input_sha, upload_id = upload.sha256, upload.id
-    else:
-        repo = get_repo(session=session, name=spec.input_repo)
-        entry = session.get_one(RepoFile, (repo.id, input_path))
-        input_sha, upload_id = entry.blob_sha256, None
-    return OutputLineage(
-        path, blob, datum_id(spec.spec_hash, input_sha, start, stop), input_sha, upload_id
-    )
+def output_lineages(
+    *, session: Session, spec: PipelineSpec, commit: Commit, puts: Sequence[tuple[str, str]]
+) -> list[OutputLineage]:
+    """The lineage of each output file (path, results blob) that output ``commit`` put.
+
+    An input file is an upload's (its record names it), or else is read in the input tree
+    as of the job's input commit: the file may have changed or gone since.
+    """
+    parsed = [(path, blob, *parse_output_path(path)) for path, blob in puts]
+    inputs = _input_files(session, spec, commit, {input_path for _, _, input_path, *_ in parsed})
+    lineages = []
+    for path, blob, input_path, start, stop in parsed:
+        input_sha, upload_id = inputs[input_path]
+        lineages.append(
+            OutputLineage(
+                path, blob, datum_id(spec.spec_hash, input_sha, start, stop), input_sha, upload_id
+            )
+        )
+    return lineages
+
+
+def _input_files(
+    session: Session, spec: PipelineSpec, commit: Commit, paths: set[str]
+) -> dict[str, tuple[str, str | None]]:
+    """Input path -> (content sha256, upload id or None)."""
+    found: dict[str, tuple[str, str | None]] = {}
+    for path in paths:
+        upload = session.get(Upload, path.partition("/")[0])
+        if upload is not None and upload.path == path:
+            found[path] = (upload.sha256, upload.id)
+    others = sorted(paths - found.keys())
+    if others:
+        input_commit = session.get(Commit, commit.input_commit_id)
+        tree = (
+            {}
+            if input_commit is None
+            else files_at(session=session, commit=input_commit, paths=others)
+        )
+        missing = [path for path in others if path not in tree]
+        if missing:
+            raise TerminalError(
+                f"output commit {commit.id}: input file {missing[0]!r} is not in input commit "
+                f"{commit.input_commit_id} of repo {spec.input_repo!r}"
+            )
+        found.update({path: (tree[path], None) for path in others})
+    return found
 
 
 def _all_stored(session: Session, datum: str) -> bool:

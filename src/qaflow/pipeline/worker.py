@@ -38,6 +38,7 @@ class RunReport:
     jobs: list[JobProgress] = field(default_factory=list)
     egressed_commits: int = 0
     inserted_rows: int = 0
+    egress_failures: dict[str, str] = field(default_factory=dict)  # commit id -> why
 
 
 class PipelineWorker:
@@ -93,6 +94,7 @@ class PipelineWorker:
         egress = push_answers_to_sql(session_factory=self._sessions, store=self._store)
         report.egressed_commits = egress.commits
         report.inserted_rows = egress.inserted
+        report.egress_failures = egress.failed
         return report
 
     def run_forever(self, stop: threading.Event) -> None:

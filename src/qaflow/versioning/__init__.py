@@ -13,7 +13,7 @@ from qaflow.versioning.commits import (
     latest_commit,
     list_commits,
 )
-from qaflow.versioning.diff import TreeDiff, diff_trees
+from qaflow.versioning.diff import TreeDiff, diff_trees, files_at
 from qaflow.versioning.repos import ensure_repo, get_repo
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "create_commit",
     "diff_trees",
     "ensure_repo",
+    "files_at",
     "get_commit",
     "get_repo",
     "head_files",

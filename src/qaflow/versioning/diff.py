@@ -51,6 +51,11 @@ def diff_trees(*, session: Session, old: Commit, new: Commit) -> TreeDiff:
     )
 
 
+def files_at(*, session: Session, commit: Commit, paths: Sequence[str]) -> dict[str, str]:
+    """The blob of each of ``paths`` in the tree as of ``commit`` (absent where none)."""
+    return _tree_at(session, commit.repo_id, commit.seq, sorted(set(paths)))
+
+
 def _touched_paths(session: Session, repo_id: int, after_seq: int, upto_seq: int) -> list[str]:
     query = (
         select(CommitFile.path)
