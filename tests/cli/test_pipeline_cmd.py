@@ -73,6 +73,10 @@ def test_run_then_export_and_inspect(env: dict[str, str], tmp_path: Path) -> Non
     ok(env, "export", upload_id, "--format", "parquet", "-o", str(tmp_path / "answers.parquet"))
     with (tmp_path / "answers.parquet").open("rb") as source:
         assert len(list(read_results_parquet(source))) == 10
+    refused = run(env, "export", upload_id, "-o", str(tmp_path / "no-such-dir" / "a.csv"))
+    assert refused.returncode == 2
+    assert "Cannot write" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_a_model_change_with_reprocess_and_the_diff(env: dict[str, str], tmp_path: Path) -> None:

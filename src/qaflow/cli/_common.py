@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from pathlib import Path
+from typing import BinaryIO, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -52,3 +55,34 @@ def cli_runtime() -> Iterator[Runtime]:
     settings = settings_from_env()
     with readable_errors(), open_runtime(settings) as runtime:
         yield runtime
+
+
+@contextmanager
+def file_written_whole(path: Path) -> Iterator[BinaryIO]:
+    """A binary sink that becomes ``path`` only once everything is written.
+
+    Written beside ``path`` and renamed over it on success, so a failure half-way leaves no
+    truncated file that looks complete (and an existing file untouched). A file that cannot
+    be written is a readable error, not a traceback.
+    """
+    try:
+        handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as exc:
+        fail(f"Cannot write {path}: {exc.strerror or exc}", code=EXIT_BAD_INPUT)
+    try:
+        with os.fdopen(handle, "wb") as sink:
+            yield sink
+        os.chmod(partial, 0o666 & ~_umask())  # mkstemp's file is private; a plain one is not
+        os.replace(partial, path)
+    except OSError as exc:
+        Path(partial).unlink(missing_ok=True)
+        fail(f"Cannot write {path}: {exc.strerror or exc}", code=EXIT_BAD_INPUT)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

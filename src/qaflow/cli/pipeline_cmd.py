@@ -15,7 +15,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from qaflow.cli._common import EXIT_ERROR, cli_runtime, console, err_console
+from qaflow.cli._common import (
+    EXIT_ERROR,
+    cli_runtime,
+    console,
+    err_console,
+    file_written_whole,
+)
 from qaflow.config import ExecutorKind
 from qaflow.db import JobState
 from qaflow.pipeline.runner import JobProgress, ProgressCallback
@@ -197,7 +203,7 @@ def export(
                 results=results, store=runtime.store, export_format=chosen, sink=sys.stdout.buffer
             )
         else:
-            with output.open("wb") as sink:
+            with file_written_whole(output) as sink:
                 count = pipeline_service.export_results(
                     results=results, store=runtime.store, export_format=chosen, sink=sink
                 )
