@@ -17,6 +17,7 @@ from qaflow.pipeline.executors import (
     InProcessExecutor,
     LocalExecutor,
     ReaderPool,
+    create_executor,
     run_datum,
 )
 from qaflow.pipeline.inspect import read_blob_rows
@@ -47,13 +48,18 @@ def outcome_rows(store: ObjectStore, outcome: DatumOutcome) -> list[tuple[object
     ]
 
 
+@pytest.fixture
+def readers(tmp_path: Path) -> ReaderPool:
+    return ReaderPool(onnx_cache_dir=tmp_path / "onnx")
+
+
 def test_a_datum_answers_its_rows_and_keeps_row_errors(
-    store: ObjectStore, tiny_spec: ModelSpec
+    store: ObjectStore, tiny_spec: ModelSpec, readers: ReaderPool
 ) -> None:
     sha256 = stored_csv(store, question_csv(6, blank_questions=[2]))
     task = DatumTask("d1", sha256, 1, 5, tiny_spec, ReaderOptions())
 
-    outcome = run_datum(task, store=store, readers=ReaderPool())
+    outcome = run_datum(task, store=store, readers=readers)
 
     assert (outcome.error, outcome.rows, outcome.error_rows) == (None, 4, 1)
     assert outcome.result_sha256 is not None
@@ -75,13 +81,18 @@ def test_a_datum_answers_its_rows_and_keeps_row_errors(
     ],
 )
 def test_a_datum_that_cannot_be_done_reports_why(
-    store: ObjectStore, tiny_spec: ModelSpec, stop: int, model: str | None, message: str
+    store: ObjectStore,
+    tiny_spec: ModelSpec,
+    readers: ReaderPool,
+    stop: int,
+    model: str | None,
+    message: str,
 ) -> None:
     sha256 = stored_csv(store, question_csv(6))
     spec = tiny_spec if model is None else ModelSpec("broken", model, model)
 
     outcome = run_datum(
-        DatumTask("d", sha256, 0, stop, spec, ReaderOptions()), store=store, readers=ReaderPool()
+        DatumTask("d", sha256, 0, stop, spec, ReaderOptions()), store=store, readers=readers
     )
 
     assert outcome.result_sha256 is None
@@ -89,9 +100,11 @@ def test_a_datum_that_cannot_be_done_reports_why(
     assert message in outcome.error
 
 
-def test_a_missing_input_blob_is_the_datums_error(store: ObjectStore, tiny_spec: ModelSpec) -> None:
+def test_a_missing_input_blob_is_the_datums_error(
+    store: ObjectStore, tiny_spec: ModelSpec, readers: ReaderPool
+) -> None:
     task = DatumTask("d", "ab" * 32, 0, 3, tiny_spec, ReaderOptions())
-    outcome = run_datum(task, store=store, readers=ReaderPool())
+    outcome = run_datum(task, store=store, readers=readers)
     assert outcome.error is not None
     assert "no object" in outcome.error
 
@@ -100,30 +113,31 @@ def row_index_of(data: bytes, every: int) -> RowIndex:
     return validate_csv_stream(io.BytesIO(data), row_index_every=every).row_index
 
 
-def shard_outcomes(store: ObjectStore, sha256: str, spec: ModelSpec) -> list[list[object]]:
-    readers = ReaderPool()
+def shard_outcomes(
+    store: ObjectStore, sha256: str, spec: ModelSpec, readers: ReaderPool
+) -> list[list[object]]:
     tasks = [DatumTask(f"d{s}", sha256, s, s + 3, spec, ReaderOptions()) for s in (0, 3, 6, 9)]
     return [outcome_rows(store, run_datum(task, store=store, readers=readers)) for task in tasks]
 
 
 def test_datums_read_the_same_rows_with_or_without_a_stored_row_index(
-    store: ObjectStore, tiny_spec: ModelSpec
+    store: ObjectStore, tiny_spec: ModelSpec, readers: ReaderPool
 ) -> None:
     data = question_csv(12, blank_questions=[4])
     sha256 = stored_csv(store, data)
-    without = shard_outcomes(store, sha256, tiny_spec)
+    without = shard_outcomes(store, sha256, tiny_spec, readers)
 
     store_row_index(store, sha256, row_index_of(data, every=2))
-    with_index = shard_outcomes(store, sha256, tiny_spec)
+    with_index = shard_outcomes(store, sha256, tiny_spec, readers)
     store.put_bytes(row_index_key(sha256), b"{not json")
-    unreadable = shard_outcomes(store, sha256, tiny_spec)
+    unreadable = shard_outcomes(store, sha256, tiny_spec, readers)
 
     assert with_index == without
     assert unreadable == without
 
 
 def test_a_datum_seeks_through_the_stored_row_index(
-    store: ObjectStore, tiny_spec: ModelSpec
+    store: ObjectStore, tiny_spec: ModelSpec, readers: ReaderPool
 ) -> None:
     data = question_csv(8)
     sha256 = stored_csv(store, data)
@@ -135,7 +149,7 @@ def test_a_datum_seeks_through_the_stored_row_index(
     store_row_index(store, sha256, shifted)
 
     task = DatumTask("d", sha256, 2, 4, tiny_spec, ReaderOptions())
-    outcome = run_datum(task, store=store, readers=ReaderPool())
+    outcome = run_datum(task, store=store, readers=readers)
 
     assert outcome.result_sha256 is not None, outcome.error
     rows = list(read_blob_rows(store, outcome.result_sha256))
@@ -158,7 +172,7 @@ def test_the_process_pool_gives_the_in_process_results(
     ]
     expected = {
         o.datum_id: outcome_rows(store, o)
-        for o in InProcessExecutor(store=store).map_unordered(tasks)
+        for o in InProcessExecutor(store=store, onnx_cache_dir=tmp_path).map_unordered(tasks)
     }
 
     pool = LocalExecutor(settings=settings, workers=2)
@@ -170,10 +184,30 @@ def test_the_process_pool_gives_the_in_process_results(
     assert got == expected
 
 
-def test_a_reader_pool_bounds_the_process_across_window_settings(tiny_spec: ModelSpec) -> None:
-    readers = ReaderPool(max_readers=2)
+def test_a_reader_pool_bounds_the_process_across_window_settings(
+    tiny_spec: ModelSpec, tmp_path: Path
+) -> None:
+    readers = ReaderPool(onnx_cache_dir=tmp_path, max_readers=2)
     settings = [ReaderOptions(max_seq_len=n, doc_stride=16) for n in (96, 112, 128)]
     loaded = [readers.get(tiny_spec, options) for options in settings]
     assert [reader.options.max_seq_len for reader in loaded] == [96, 112, 128]
     assert len(readers) == 2
     assert readers.get(tiny_spec, settings[2]) is loaded[2]
+
+
+def test_an_executor_exports_onnx_models_under_its_settings_home(
+    tmp_path: Path, tiny_spec: ModelSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "environment-home"
+    monkeypatch.setenv("QAFLOW_HOME", str(elsewhere))
+    settings = Settings(home=tmp_path / "home", workers=1)
+    store = open_store(settings)
+    sha256 = stored_csv(store, question_csv(2))
+    onnx_spec = replace(tiny_spec, backend="onnx")
+    executor = create_executor(settings=settings, store=store)
+
+    [outcome] = executor.map_unordered([DatumTask("d", sha256, 0, 2, onnx_spec, ReaderOptions())])
+
+    assert outcome.error is None
+    assert any((settings.home / "cache" / "onnx").rglob("*.onnx"))
+    assert not elsewhere.exists()

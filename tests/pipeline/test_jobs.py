@@ -17,6 +17,7 @@ from qaflow.pipeline.datums import adopt_datums, job_inputs, shard
 from qaflow.pipeline.executors import InProcessExecutor
 from qaflow.pipeline.runner import RunPolicy, run_job
 from qaflow.pipeline.spec import current_version, spec_of
+from qaflow.reader import default_onnx_cache_dir
 from qaflow.services import pipeline_service
 from qaflow.services.runtime import Runtime
 from tests.pipeline.pipeline_support import (
@@ -129,7 +130,9 @@ def test_datums_of_a_job_handed_back_to_the_queue_are_taken_over(runtime: Runtim
     progress = run_job(
         session_factory=runtime.sessions,
         store=runtime.store,
-        executor=InProcessExecutor(store=runtime.store),
+        executor=InProcessExecutor(
+            store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
+        ),
         job=second,
         worker_id="w2:1:b",
         policy=RunPolicy(lease_s=60, retry_backoff_s=0.05, poll_s=0.05),

@@ -53,7 +53,7 @@ def test_ray_actors_give_the_in_process_results(
         DatumTask(f"d{start}", sha256, start, start + 4, tiny_spec, ReaderOptions())
         for start in (0, 4, 8)
     ]
-    in_process = InProcessExecutor(store=store)
+    in_process = InProcessExecutor(store=store, onnx_cache_dir=tmp_path / "onnx")
     expected = {o.datum_id: outcome_rows(store, o) for o in in_process.map_unordered(tasks)}
 
     executor = RayExecutor(settings=settings, workers=2)

@@ -15,6 +15,7 @@ from qaflow.db import Datum, DatumState
 from qaflow.pipeline.executors import DatumOutcome, DatumTask, InProcessExecutor
 from qaflow.pipeline.runner import JobProgress
 from qaflow.pipeline.worker import PipelineWorker, RunReport
+from qaflow.reader import default_onnx_cache_dir
 from qaflow.services.pipeline_worker import run_policy
 from qaflow.services.runtime import open_runtime
 from qaflow.versioning import blob_key
@@ -98,7 +99,12 @@ def test_waiting_for_a_retry_does_not_spin_on_settled_datums(pipeline_settings: 
     with open_runtime(settings) as runtime:
         upload(runtime, question_csv(8))
         update_pipeline(runtime, datum_tries=3)
-        executor = _FailingFirstTries(InProcessExecutor(store=runtime.store), {0: 1, 4: 2})
+        executor = _FailingFirstTries(
+            InProcessExecutor(
+                store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
+            ),
+            {0: 1, 4: 2},
+        )
         passes: list[JobProgress] = []
         worker = PipelineWorker(
             session_factory=runtime.sessions,

@@ -22,7 +22,14 @@ from qaflow.errors import QaflowError
 from qaflow.pipeline.csvio import CsvRow, iter_csv_rows
 from qaflow.pipeline.results import ResultRow, write_results_parquet
 from qaflow.pipeline.row_index import load_row_index
-from qaflow.reader import DEFAULT_MAX_READERS, ModelSpec, Reader, ReaderCache, ReaderOptions
+from qaflow.reader import (
+    DEFAULT_MAX_READERS,
+    ModelSpec,
+    Reader,
+    ReaderCache,
+    ReaderOptions,
+    default_onnx_cache_dir,
+)
 from qaflow.storage import ObjectStore, open_store
 from qaflow.versioning import blob_key
 
@@ -70,9 +77,17 @@ class ReaderPool:
     """
 
     def __init__(
-        self, *, threads: int | None = None, max_readers: int = DEFAULT_MAX_READERS
+        self,
+        *,
+        onnx_cache_dir: Path,
+        threads: int | None = None,
+        max_readers: int = DEFAULT_MAX_READERS,
     ) -> None:
-        self._cache = ReaderCache(threads=threads, max_readers=max_readers)
+        # The cache directory is passed, not looked up: a worker started with explicit
+        # settings must export ONNX models under their home, not the environment's.
+        self._cache = ReaderCache(
+            threads=threads, max_readers=max_readers, onnx_cache_dir=onnx_cache_dir
+        )
 
     def get(self, spec: ModelSpec, options: ReaderOptions) -> Reader:
         return self._cache.get(spec, options)
@@ -185,11 +200,14 @@ class InProcessExecutor:
         self,
         *,
         store: ObjectStore,
+        onnx_cache_dir: Path,
         threads: int | None = None,
         max_readers: int = DEFAULT_MAX_READERS,
     ) -> None:
         self._store = store
-        self._readers = ReaderPool(threads=threads, max_readers=max_readers)
+        self._readers = ReaderPool(
+            onnx_cache_dir=onnx_cache_dir, threads=threads, max_readers=max_readers
+        )
 
     def map_unordered(self, tasks: Sequence[DatumTask]) -> Iterator[DatumOutcome]:
         for task in tasks:
@@ -214,7 +232,11 @@ def init_worker(settings: Settings, threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    readers = ReaderPool(threads=threads, max_readers=settings.max_loaded_models)
+    readers = ReaderPool(
+        onnx_cache_dir=default_onnx_cache_dir(settings),
+        threads=threads,
+        max_readers=settings.max_loaded_models,
+    )
     _worker_state = _WorkerState(open_store(settings), readers)
 
 
@@ -290,6 +312,9 @@ def create_executor(
         return RayExecutor(settings=settings, workers=workers, address=settings.ray_address)
     if workers == 1:
         return InProcessExecutor(
-            store=store, threads=settings.torch_threads, max_readers=settings.max_loaded_models
+            store=store,
+            onnx_cache_dir=default_onnx_cache_dir(settings),
+            threads=settings.torch_threads,
+            max_readers=settings.max_loaded_models,
         )
     return LocalExecutor(settings=settings, workers=workers)

@@ -19,6 +19,7 @@ from qaflow.pipeline.executors import (
     run_datum,
     threads_per_worker,
 )
+from qaflow.reader import default_onnx_cache_dir
 from qaflow.storage import open_store
 
 
@@ -30,7 +31,11 @@ class DatumActor:
 
         torch.set_num_threads(threads)
         self._store = open_store(settings)
-        self._readers = ReaderPool(threads=threads, max_readers=settings.max_loaded_models)
+        self._readers = ReaderPool(
+            onnx_cache_dir=default_onnx_cache_dir(settings),
+            threads=threads,
+            max_readers=settings.max_loaded_models,
+        )
 
     def run(self, task: DatumTask) -> DatumOutcome:
         return run_datum(task, store=self._store, readers=self._readers)
