@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from qaflow.api.deps import SessionDep, StateDep, TokenDep
 from qaflow.db import AnswerSource
+from qaflow.errors import InvalidInputError
 from qaflow.reader import ModelSpec
 from qaflow.services import answering, registry
 from qaflow.services.runtime import Runtime
@@ -52,17 +53,13 @@ def get_answers(
 ) -> list[AnswerPublic]:
     """Stored answers with start <= timestamp <= end, oldest first."""
     if start is None or end is None:
-        raise HTTPException(
-            status_code=status.HTTP_400_BAD_REQUEST, detail="Query timestamps not provided"
-        )
+        raise InvalidInputError("Query timestamps not provided")
     try:
         start_at = datetime.fromtimestamp(start, UTC)
         # 'timestamp' is whole seconds: everything inside the end second is included.
         end_before = datetime.fromtimestamp(end + 1, UTC)
     except (OverflowError, OSError, ValueError) as exc:
-        raise HTTPException(
-            status_code=status.HTTP_400_BAD_REQUEST, detail="Query timestamps out of range"
-        ) from exc
+        raise InvalidInputError("Query timestamps out of range") from exc
     return answering.list_answers(
         session=session,
         start=start_at,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter
 
 from qaflow.api.deps import SessionDep, StateDep, TokenDep
+from qaflow.errors import InvalidInputError
 from qaflow.services import registry
 from qaflow.services.schemas import ModelCreate, ModelPublic
 
@@ -31,8 +32,5 @@ def delete_model(
 ) -> list[ModelPublic]:
     """Remove a model by name (`?model=NAME`); the default model cannot be removed."""
     if not model:
-        raise HTTPException(
-            status_code=status.HTTP_400_BAD_REQUEST,
-            detail="Model name not provided in query string",
-        )
+        raise InvalidInputError("Model name not provided in query string")
     return registry.delete_model(session=session, settings=state.settings, name=model)

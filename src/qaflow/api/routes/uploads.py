@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, File, Query, UploadFile, status
 
 from qaflow.api.deps import SessionDep, StateDep, TokenDep
 from qaflow.db import UploadOrigin
+from qaflow.errors import InvalidInputError
 from qaflow.services import uploads
 from qaflow.services.upload_schemas import UploadWithStatus
 
@@ -32,7 +33,7 @@ def upload(
     """
     # A plain def route: validation and storage block, so FastAPI runs this in its threadpool.
     if file is None:
-        raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=NO_FILE_PART)
+        raise InvalidInputError(NO_FILE_PART)
     stored = uploads.create_upload(
         session=session,
         store=state.store,
