@@ -94,3 +94,18 @@ def test_submit_after_close_is_refused() -> None:
     batcher.close()
     with pytest.raises(RuntimeError, match="closed"):
         batcher.submit("q", "c")
+
+
+def test_a_retired_batcher_answers_what_it_holds_then_stops() -> None:
+    reader = EchoReader()
+    batcher = MicroBatcher(reader, max_batch_size=2, max_wait_s=0.0, name="echo")
+    held = [batcher.submit(f"q{i}", "c") for i in range(5)]
+
+    batcher.retire()  # returns at once, with the first forward pass still blocked
+
+    with pytest.raises(RuntimeError, match="closed"):
+        batcher.submit("late", "c")
+    reader.release.set()
+    assert [f.result(timeout=10)[0].text for f in held] == [f"q{i}#0" for i in range(5)]
+    batcher.close()
+    assert not batcher.running

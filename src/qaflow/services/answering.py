@@ -18,12 +18,14 @@ from qaflow.services.schemas import AnswerCreate, AnswerPublic
 
 
 class AnsweringService:
-    """Answers questions with registered models, one micro-batcher per model."""
+    """Answers questions with registered models, one micro-batcher per model name."""
 
     def __init__(self, *, readers: ReaderCache, settings: Settings) -> None:
         self._readers = readers
         self._settings = settings
-        self._batchers: dict[ModelSpec, MicroBatcher] = {}
+        # By name: a name registered again with other weights gets a new batcher, and the
+        # old one is retired rather than left running beside it.
+        self._batchers: dict[str, tuple[ModelSpec, MicroBatcher]] = {}
         self._lock = threading.Lock()
 
     async def answer(
@@ -42,36 +44,42 @@ class AnsweringService:
         return self._readers.get(spec).answer([question], [context], top_k=top_k)[0]
 
     def stats(self) -> dict[str, BatchingStats]:
-        """Micro-batching counters per model name."""
+        """Micro-batching counters per model name (since its current registration)."""
         with self._lock:
-            return {spec.name: batcher.stats for spec, batcher in self._batchers.items()}
+            return {name: batcher.stats for name, (_, batcher) in self._batchers.items()}
 
     def close(self) -> None:
         with self._lock:
             batchers, self._batchers = list(self._batchers.values()), {}
-        for batcher in batchers:
+        for _, batcher in batchers:
             batcher.close()
 
     def _batcher(self, spec: ModelSpec) -> MicroBatcher:
         with self._lock:
-            batcher = self._batchers.get(spec)
-            if batcher is None:
-                readers = self._readers
+            current = self._batchers.get(spec.name)
+            if current is not None and current[0] == spec:
+                return current[1]
+            batcher = self._new_batcher(spec)
+            self._batchers[spec.name] = (spec, batcher)
+        if current is not None:
+            current[1].retire()  # answers what it holds, then its thread ends
+        return batcher
 
-                def answer_batch(
-                    questions: Sequence[str], contexts: Sequence[str], top_k: int
-                ) -> list[list[Answer]]:
-                    # Looked up per batch, not held: the cache decides which models stay loaded.
-                    return readers.get(spec).answer(questions, contexts, top_k=top_k)
+    def _new_batcher(self, spec: ModelSpec) -> MicroBatcher:
+        readers = self._readers
 
-                batcher = MicroBatcher(
-                    answer_batch,
-                    max_batch_size=self._settings.max_batch_size,
-                    max_wait_s=self._settings.batch_wait_ms / 1000.0,
-                    name=spec.name,
-                )
-                self._batchers[spec] = batcher
-            return batcher
+        def answer_batch(
+            questions: Sequence[str], contexts: Sequence[str], top_k: int
+        ) -> list[list[Answer]]:
+            # Looked up per batch, not held: the cache decides which models stay loaded.
+            return readers.get(spec).answer(questions, contexts, top_k=top_k)
+
+        return MicroBatcher(
+            answer_batch,
+            max_batch_size=self._settings.max_batch_size,
+            max_wait_s=self._settings.batch_wait_ms / 1000.0,
+            name=spec.name,
+        )
 
 
 def new_online_record(spec: ModelSpec, answer_in: AnswerCreate, answer: Answer) -> AnswerRecord:

@@ -68,9 +68,19 @@ class MicroBatcher:
         return request.future
 
     def close(self) -> None:
-        self._closed = True
-        self._queue.put(None)
+        """Answer what is queued, then stop; waits for the thread (at most 30 s)."""
+        self.retire()
         self._thread.join(timeout=30)
+
+    def retire(self) -> None:
+        """Take no more requests; the thread answers those queued, then ends. Does not wait."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def _run(self) -> None:
         while True:
