@@ -177,6 +177,10 @@ def test_before_the_pipeline_runs_an_upload_is_queued(api: Api) -> None:
         ("GET", "/jobs?state=sleeping", None, 400, "Invalid request"),
         ("PUT", "/pipelines/question_answer", {"colour": "red"}, 400, "'colour'"),
         ("PUT", "/pipelines/question_answer", {"model": "nope"}, 400, "Model not found"),
+        ("PUT", "/pipelines/question_answer", {"batch_size": 10**20}, 400, "less than or equal"),
+        ("GET", f"/jobs?offset={2**63}", None, 400, "less than or equal"),
+        ("GET", f"/uploads?offset={2**63}", None, 400, "less than or equal"),
+        ("GET", f"/repos/uploads/commits?before_seq={2**63}", None, 400, "less than or equal"),
     ],
 )
 def test_bad_requests_say_what_is_wrong(
@@ -185,6 +189,21 @@ def test_bad_requests_say_what_is_wrong(
     response = api.client.request(method, path, json=body)
     assert response.status_code == code, response.text
     assert detail in response.json()["detail"]
+
+
+def test_a_refused_setting_changes_nothing(api: Api) -> None:
+    before = api.client.get("/pipelines/question_answer").json()
+
+    # Python's json module reads Infinity; a spec holding it could not be read back.
+    response = api.client.put(
+        "/pipelines/question_answer",
+        content=b'{"scan_interval_s": Infinity}',
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 400, response.text
+    assert "finite number" in response.json()["detail"]
+    assert api.client.get("/pipelines/question_answer").json() == before
 
 
 def test_a_refused_reprocess_changes_nothing(api: Api) -> None:

@@ -263,7 +263,8 @@ def test_json_answers_come_in_pages_with_the_total_and_csv_has_every_row(
             {"format": "json", "limit": 0},
             "limit must be between 1 and 10000 rows (got 0)",
         ),
-        ({"format": "json", "offset": -1}, "offset must be 0 or more (got -1)."),
+        ({"format": "json", "offset": -1}, "offset must be between 0 and 10" + "0" * 11),
+        ({"format": "json", "offset": 2**63 - 1}, f"(got {2**63 - 1})."),
         (
             {"format": "csv", "limit": 10},
             "limit and offset page the JSON answers (format=json); "

@@ -165,7 +165,7 @@ def update(
 
 @pipeline_app.command("jobs")
 def jobs(
-    limit: Annotated[int, typer.Option(min=1, help="How many.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many.")] = 20,
     state: Annotated[str | None, typer.Option(help="queued, running, done or failed.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -212,7 +212,7 @@ def export(
 
 def commits(
     repo: Annotated[str, typer.Argument(help="Repo name, e.g. uploads or question_answer.")],
-    limit: Annotated[int, typer.Option(min=1, help="How many.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List a repo's commits, newest first, with their provenance."""
@@ -238,7 +238,7 @@ def commits(
 def diff(
     from_commit: Annotated[str, typer.Argument(help="The older output commit.")],
     to_commit: Annotated[str, typer.Argument(help="The newer output commit.")],
-    limit: Annotated[int, typer.Option(min=1, help="Most rows to list.")] = 100,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="Most rows to list.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the rows whose answer changed between two output commits."""

@@ -76,7 +76,7 @@ class PipelineSpec(BaseModel):
     datum_tries: int = Field(default=3, ge=1)
     shard_rows: int = Field(default=5000, ge=1)
     trigger: TriggerKind = "commit"
-    scan_interval_s: float = Field(default=300.0, gt=0)
+    scan_interval_s: float = Field(default=300.0, gt=0, allow_inf_nan=False)
 
     @property
     def spec_hash(self) -> str:

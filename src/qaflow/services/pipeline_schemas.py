@@ -36,17 +36,21 @@ class PipelineUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = Field(default=None, description="Registry name of the model to use.")
-    max_seq_len: int | None = Field(default=None, ge=16)
-    doc_stride: int | None = Field(default=None, ge=0)
-    max_question_len: int | None = Field(default=None, ge=1)
-    max_answer_len: int | None = Field(default=None, ge=1)
-    batch_size: int | None = Field(default=None, ge=1)
-    parallelism: int | None = Field(default=None, ge=1)
-    datum_tries: int | None = Field(default=None, ge=1)
-    shard_rows: int | None = Field(default=None, ge=1)
-    glob: str | None = Field(default=None, min_length=1)
+    # Upper bounds far past any sensible value: a typo or a huge number is a 400 here, not an
+    # overflow in the database or a spec that cannot be read back.
+    max_seq_len: int | None = Field(default=None, ge=16, le=100_000)
+    doc_stride: int | None = Field(default=None, ge=0, le=100_000)
+    max_question_len: int | None = Field(default=None, ge=1, le=100_000)
+    max_answer_len: int | None = Field(default=None, ge=1, le=100_000)
+    batch_size: int | None = Field(default=None, ge=1, le=100_000)
+    parallelism: int | None = Field(default=None, ge=1, le=1_000)
+    datum_tries: int | None = Field(default=None, ge=1, le=100)
+    shard_rows: int | None = Field(default=None, ge=1, le=100_000_000)
+    glob: str | None = Field(default=None, min_length=1, max_length=1000)
     trigger: TriggerName | None = None
-    scan_interval_s: float | None = Field(default=None, gt=0)
+    scan_interval_s: float | None = Field(
+        default=None, gt=0, le=366 * 24 * 3600, allow_inf_nan=False, description="Seconds."
+    )
     reprocess: bool = Field(
         default=False, description="Also rerun all existing input with the (new) version."
     )

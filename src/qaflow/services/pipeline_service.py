@@ -50,6 +50,9 @@ logger = logging.getLogger(__name__)
 ExportFormat = Literal["csv", "json", "parquet"]
 DEFAULT_ANSWERS_PAGE = 1000
 MAX_ANSWERS_PAGE = 10_000
+# Past any table qaflow keeps and inside SQL's 64-bit integers, so a huge offset or seq is a
+# 400, not an overflow deep in the database driver.
+MAX_OFFSET = 10**12
 _LISTED_DATUM_ERRORS = 100
 
 
@@ -237,8 +240,8 @@ def check_answers_page(limit: int, offset: int) -> None:
             f"limit must be between 1 and {MAX_ANSWERS_PAGE} rows (got {limit}): page through "
             "the answers with offset, or download format=csv for every row at once."
         )
-    if offset < 0:
-        raise InvalidInputError(f"offset must be 0 or more (got {offset}).")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInputError(f"offset must be between 0 and {MAX_OFFSET} (got {offset}).")
 
 
 def export_json_page(

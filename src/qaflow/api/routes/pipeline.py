@@ -27,7 +27,7 @@ from qaflow.services.pipeline_schemas import (
     RepoPublic,
     UploadStatus,
 )
-from qaflow.services.pipeline_service import DEFAULT_ANSWERS_PAGE, MAX_ANSWERS_PAGE
+from qaflow.services.pipeline_service import DEFAULT_ANSWERS_PAGE, MAX_ANSWERS_PAGE, MAX_OFFSET
 
 router = APIRouter(tags=["pipeline"])
 
@@ -42,6 +42,7 @@ _LIMIT_HELP = (
 )
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadStatus)
@@ -108,7 +109,7 @@ def _answers_page(format: str, limit: int | None, offset: int | None) -> tuple[i
 def get_jobs(
     session: SessionDep,
     limit: Limit = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     state: JobStateName | None = None,
 ) -> list[JobPublic]:
     """Jobs, newest first."""
@@ -154,7 +155,9 @@ def get_repo_commits(
     name: str,
     session: SessionDep,
     limit: Limit = 100,
-    before_seq: Annotated[int | None, Query(ge=1, description="Page back from this seq.")] = None,
+    before_seq: Annotated[
+        int | None, Query(ge=1, le=MAX_OFFSET, description="Page back from this seq.")
+    ] = None,
 ) -> list[CommitPublic]:
     """A repo's commits, newest first."""
     return lineage_service.repo_commits(

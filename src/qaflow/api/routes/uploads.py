@@ -10,6 +10,7 @@ from qaflow.api.deps import SessionDep, StateDep, TokenDep
 from qaflow.db import UploadOrigin
 from qaflow.errors import InvalidInputError
 from qaflow.services import uploads
+from qaflow.services.pipeline_service import MAX_OFFSET
 from qaflow.services.upload_schemas import UploadWithStatus
 
 router = APIRouter(tags=["uploads"])
@@ -56,7 +57,9 @@ def upload(
 def list_uploads(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="Most uploads returned.")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Uploads skipped, newest first.")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Uploads skipped, newest first.")
+    ] = 0,
 ) -> list[UploadWithStatus]:
     """Stored uploads, newest first, each with its pipeline state (queued|running|done|failed),
     progress and counts, as ``GET /uploads/{upload_id}`` tells them for one."""
