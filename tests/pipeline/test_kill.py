@@ -91,6 +91,65 @@ def test_a_killed_run_resumes_without_losing_or_doubling_answers(
         assert answers[key][1] == pytest.approx(score, rel=1e-4, abs=1e-6), key
 
 
+def test_the_worker_processes_of_a_killed_run_end_too(
+    tmp_path: Path, database_url: str, tiny_model_dir: Path
+) -> None:
+    assert QAFLOW is not None, "the qaflow console script is not installed"
+    settings = pipeline_settings_for(
+        tmp_path / "home", database_url, tiny_model_dir, shard_rows=SHARD_ROWS
+    )
+    env = {
+        **os.environ,
+        "QAFLOW_HOME": str(settings.home),
+        "QAFLOW_DATABASE_URL": database_url,
+        "QAFLOW_DEFAULT_MODEL": "tiny",
+        "QAFLOW_DEFAULT_MODEL_REF": str(tiny_model_dir),
+        "QAFLOW_DEFAULT_MODEL_BACKEND": "torch",
+        "QAFLOW_SHARD_ROWS": str(SHARD_ROWS),
+        "HF_HUB_OFFLINE": "1",
+    }
+    with open_runtime(settings) as runtime:
+        upload(runtime, question_csv(ROWS_PER_FILE * FILES))
+        run = subprocess.Popen(
+            [QAFLOW, "run", "--quiet", "--workers", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_for_done_datums(runtime.sessions, run, at_least=1)
+            workers = _children(run.pid)
+        finally:
+            run.kill()
+            run.wait()
+    assert workers, "the pool had no worker processes"
+    deadline = time.monotonic() + 60
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers), "pool processes outlived their parent"
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc: Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def _wait_for_done_datums(
     sessions: sessionmaker[Session], process: subprocess.Popen[bytes], at_least: int
 ) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -226,10 +228,19 @@ class _WorkerState:
 _worker_state: _WorkerState | None = None
 
 
-def init_worker(settings: Settings, threads: int) -> None:
-    """Set up a worker process: its store, its readers and its share of the CPU cores."""
+def init_worker(settings: Settings, threads: int, parent_pid: int | None = None) -> None:
+    """Set up a worker process: its store, its readers and its share of the CPU cores.
+
+    With ``parent_pid``, the process ends itself once that parent is gone (killed with -9, say),
+    instead of living on with its model loaded.
+    """
     global _worker_state
     import torch
+
+    if parent_pid is not None:
+        threading.Thread(
+            target=_exit_with_parent, args=(parent_pid,), name="qaflow-orphan-watch", daemon=True
+        ).start()
 
     torch.set_num_threads(threads)
     readers = ReaderPool(
@@ -238,6 +249,13 @@ def init_worker(settings: Settings, threads: int) -> None:
         max_readers=settings.max_loaded_models,
     )
     _worker_state = _WorkerState(open_store(settings), readers)
+
+
+def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    # A reparented process has another parent id; nothing else tells it the parent died.
+    while os.getppid() == parent_pid:
+        time.sleep(poll_s)
+    os._exit(1)
 
 
 def run_in_worker(task: DatumTask) -> DatumOutcome:
@@ -284,7 +302,11 @@ class LocalExecutor:
                 max_workers=self._workers,
                 mp_context=get_context("spawn"),
                 initializer=init_worker,
-                initargs=(self._settings, threads_per_worker(self._settings, self._workers)),
+                initargs=(
+                    self._settings,
+                    threads_per_worker(self._settings, self._workers),
+                    os.getpid(),
+                ),
             )
         return self._pool
 
