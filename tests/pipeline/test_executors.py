@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -211,3 +213,29 @@ def test_an_executor_exports_onnx_models_under_its_settings_home(
     assert outcome.error is None
     assert any((settings.home / "cache" / "onnx").rglob("*.onnx"))
     assert not elsewhere.exists()
+
+
+@pytest.mark.slow
+def test_a_killed_pool_worker_costs_no_datum_a_try(tmp_path: Path, tiny_spec: ModelSpec) -> None:
+    settings = Settings(home=tmp_path)
+    store = open_store(settings)
+    sha256 = stored_csv(store, question_csv(8 * 200))
+    tasks = [
+        DatumTask(f"d{start}", sha256, start, start + 200, tiny_spec, ReaderOptions())
+        for start in range(0, 8 * 200, 200)
+    ]
+    pool = LocalExecutor(settings=settings, workers=2)
+    outcomes: list[DatumOutcome] = []
+    try:
+        results = pool.map_unordered(tasks)
+        outcomes.append(next(results))
+        first_pool = pool._pool
+        assert first_pool is not None
+        victim = next(iter(first_pool._processes))  # a worker, while the others still run
+        os.kill(victim, signal.SIGKILL)
+        outcomes.extend(results)
+    finally:
+        pool.close()
+
+    assert sorted(o.datum_id for o in outcomes) == sorted(t.datum_id for t in tasks)
+    assert [o.error for o in outcomes] == [None] * len(tasks)

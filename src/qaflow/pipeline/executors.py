@@ -273,6 +273,18 @@ class LocalExecutor:
         self._pool: ProcessPoolExecutor | None = None
 
     def map_unordered(self, tasks: Sequence[DatumTask]) -> Iterator[DatumOutcome]:
+        # A worker that dies (killed, out of memory) breaks the whole pool: every task in it
+        # fails, started or not, and nothing says which one the dead worker held. So those run
+        # once more in a fresh pool, and only a task whose pool breaks again is charged a try.
+        broken: list[DatumTask] = []
+        yield from self._round(tasks, broken)
+        if broken:
+            broken_again: list[DatumTask] = []
+            yield from self._round(broken, broken_again)
+            for task in broken_again:
+                yield DatumOutcome(task.datum_id, error="a worker process died (twice) running it")
+
+    def _round(self, tasks: Sequence[DatumTask], broken: list[DatumTask]) -> Iterator[DatumOutcome]:
         pool = self._ensure_pool()
         futures: dict[Future[DatumOutcome], DatumTask] = {
             pool.submit(run_in_worker, task): task for task in tasks
@@ -281,12 +293,9 @@ class LocalExecutor:
             for future in as_completed(futures):
                 try:
                     yield future.result()
-                except BrokenProcessPool as exc:
-                    # A worker died (killed, out of memory): fail what it had, start afresh later.
-                    self._pool = None
-                    yield DatumOutcome(
-                        futures[future].datum_id, error=f"worker process died: {exc}"
-                    )
+                except BrokenProcessPool:
+                    self._pool = None  # the next round starts a fresh one
+                    broken.append(futures[future])
         finally:
             for future in futures:
                 future.cancel()
