@@ -12,6 +12,7 @@ from sqlalchemy import select
 from qaflow.db import Datum, DatumState, Job, JobScope, JobState
 from qaflow.services import lineage_service, pipeline_service
 from qaflow.services.runtime import Runtime
+from qaflow.versioning import blob_key
 from tests.pipeline.pipeline_support import (
     OTHER_MODEL,
     question_csv,
@@ -186,6 +187,33 @@ def test_reprocess_with_other_shards_replaces_the_old_row_ranges(runtime: Runtim
     assert [(row["row_index"], row["extra"]["id"]) for row in rows] == [
         (n, str(n)) for n in range(10)
     ]
+
+
+def test_a_failed_reprocess_is_rerun_when_asked_again(runtime: Runtime) -> None:
+    uploaded = upload(runtime, question_csv(6))
+    run_pass(runtime)
+    key = blob_key(uploaded.sha256)
+    content = runtime.store.get_bytes(key)
+    runtime.store.delete(key)
+    failing = update_pipeline(runtime, max_answer_len=20, datum_tries=1, reprocess=True)
+    [failed] = run_pass(runtime).jobs
+    assert (failed.job_id, failed.state) == (failing.reprocess_job_id, "failed")
+    runtime.store.put_bytes(key, content)
+
+    again = update_pipeline(runtime, reprocess=True)
+    [rerun] = run_pass(runtime).jobs
+    done_before = update_pipeline(runtime, reprocess=True)
+
+    assert (again.reprocess_job_id, again.reprocess_state) == (failed.job_id, "queued")
+    assert (rerun.job_id, rerun.state, rerun.processed, rerun.failed) == (
+        failed.job_id,
+        "done",
+        2,
+        0,
+    )
+    assert Counter(a.pipeline_version for a in stored_answers(runtime)) == {1: 6, 2: 6}
+    assert done_before.reprocess_state == "done"
+    assert run_pass(runtime).jobs == []
 
 
 def test_reprocess_with_nothing_new_skips_every_datum(runtime: Runtime) -> None:

@@ -160,7 +160,13 @@ def update(
     what = "new version" if result.new_version else "same version (answers unchanged)"
     console.print(f"Pipeline {name}: {what} v{result.pipeline.version}.")
     if result.reprocess_job_id:
-        console.print(f"Reprocess job {result.reprocess_job_id} queued.")
+        if result.reprocess_state == JobState.DONE.value:
+            console.print(
+                f"Reprocess job {result.reprocess_job_id} already ran over the same input with "
+                "this version, without failures: nothing to rerun."
+            )
+        else:
+            console.print(f"Reprocess job {result.reprocess_job_id} {result.reprocess_state}.")
 
 
 @pipeline_app.command("jobs")

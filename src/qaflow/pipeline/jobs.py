@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from qaflow.db import (
     Commit,
     CommitOrigin,
+    Datum,
+    DatumState,
     Job,
     JobScope,
     JobState,
@@ -97,6 +99,10 @@ def reprocess(*, session: Session, name: str) -> Job:
     head = input_head(session=session, spec=spec_of(version))
     existing = _find_job(session, version.id, head.id, JobScope.ALL)
     if existing is not None:
+        if existing.state == JobState.FAILED or (
+            existing.state == JobState.DONE and existing.failed
+        ):
+            _requeue(session, existing)
         return existing
     job = _new_job(version.id, head.id, JobScope.ALL)
     session.add(job)
@@ -109,6 +115,26 @@ def reprocess(*, session: Session, name: str) -> Job:
             raise
         return found
     return job
+
+
+def _requeue(session: Session, job: Job) -> None:
+    """Queue an ended job again, its failed datums with fresh tries; commits.
+
+    One job per (version, input commit, scope), so asking again to reprocess the same tree
+    reruns that job: its done datums are kept, its failed ones are tried anew.
+    """
+    session.execute(
+        update(Datum)
+        .where(Datum.job_id == job.id, Datum.state == DatumState.FAILED)
+        .values(state=DatumState.PENDING, tries=0, error=None)
+        .execution_options(synchronize_session=False)
+    )
+    job.state = JobState.QUEUED
+    job.worker_id = None
+    job.heartbeat_at = None
+    job.error = None
+    job.finished_at = None
+    session.commit()
 
 
 def input_head(*, session: Session, spec: PipelineSpec) -> Commit:

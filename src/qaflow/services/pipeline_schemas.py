@@ -60,6 +60,11 @@ class PipelineUpdateResult(BaseModel):
     pipeline: PipelinePublic
     new_version: bool = Field(description="Whether the change made a new version.")
     reprocess_job_id: str | None = None
+    reprocess_state: JobStateName | None = Field(
+        default=None,
+        description="The reprocess job's state: queued, or done when the same tree was "
+        "already reprocessed with this version without failures.",
+    )
 
 
 class JobPublic(BaseModel):

@@ -118,16 +118,17 @@ def update_pipeline(
         model = registry.resolve_model(session=session, settings=settings, name=update.model)
         changes.update(pinned_model_fields(model))
     version, created = pipeline_spec.update_pipeline(session=session, name=name, changes=changes)
-    job_id = None
+    job_id = job_state = None
     if update.reprocess:
         job = pipeline_jobs.reprocess(session=session, name=name)
-        job_id = job.id
+        job_id, job_state = job.id, job.state.value
         # Reprocess first follows weights changed at the model reference into a new version.
         created = created or job.pipeline_version_id != version.id
     return PipelineUpdateResult(
         pipeline=get_pipeline(session=session, name=name),
         new_version=created,
         reprocess_job_id=job_id,
+        reprocess_state=job_state,
     )
 
 
