@@ -80,6 +80,7 @@ def test_bad_bodies_are_400_and_store_nothing(api: Api) -> None:
         ({"question": "   ", "context": CONTEXT}, "question"),
         ({"question": "Where?", "context": ""}, "context"),
         ({"question": 42, "context": CONTEXT}, "question"),
+        ({"question": "Where\u0000?", "context": CONTEXT}, "must not contain NUL"),
     ]
     for body, expected in cases:
         response = api.client.post("/answer", json=body)

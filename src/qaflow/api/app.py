@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from qaflow import __version__
 from qaflow.api.errors import install_error_handlers
+from qaflow.api.nul_guard import NulGuard
 from qaflow.api.routes import answers, health, models, pipeline, uploads
 from qaflow.config import Settings, load_settings
 from qaflow.services.pipeline_service import ensure_question_answer
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(NulGuard)
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(answers.router)

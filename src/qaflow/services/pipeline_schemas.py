@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from qaflow.services.schemas import reject_nul
 
 JobStateName = Literal["queued", "running", "done", "failed"]
 JobScopeName = Literal["changes", "all"]
@@ -54,6 +56,11 @@ class PipelineUpdate(BaseModel):
     reprocess: bool = Field(
         default=False, description="Also rerun all existing input with the (new) version."
     )
+
+    @field_validator("model", "glob")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        return None if value is None else reject_nul(value)
 
 
 class PipelineUpdateResult(BaseModel):

@@ -11,6 +11,13 @@ BackendName = Literal["torch", "onnx", "onnx-int8"]
 SourceName = Literal["online", "batch"]
 
 
+def reject_nul(value: str) -> str:
+    """``value``, unless it holds a NUL character, which PostgreSQL text cannot store."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters (\\u0000)")
+    return value
+
+
 class ModelCreate(BaseModel):
     """A registry entry to add: a name and where its model and tokenizer come from."""
 
@@ -27,7 +34,7 @@ class ModelCreate(BaseModel):
         stripped = value.strip()
         if not stripped:
             raise ValueError("must not be blank")
-        return stripped
+        return reject_nul(stripped)
 
 
 class ModelPublic(BaseModel):
@@ -51,7 +58,7 @@ class AnswerCreate(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
-        return value
+        return reject_nul(value)
 
 
 class AnswerPublic(BaseModel):
