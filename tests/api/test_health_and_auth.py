@@ -21,6 +21,7 @@ def test_healthz_reports_each_component(api: Api) -> None:
     assert body["database"] == "ok"
     assert body["storage"] == "ok"
     assert body["default_model"] in ("loaded", "not loaded yet (loads on first use)")
+    assert body["pipeline_worker"] == "off"  # this server runs no embedded worker
 
 
 def test_the_default_model_is_loaded_at_start_up_without_a_request(api: Api) -> None:

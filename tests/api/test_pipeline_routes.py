@@ -81,6 +81,7 @@ def test_the_embedded_worker_answers_an_upload(worker_api: httpx.Client) -> None
     assert (status["rows"], status["datums_total"], status["datums_done"]) == (10, 3, 3)
     assert (status["progress"], status["error_rows"], status["errors"]) == (1.0, 1, [])
 
+    assert worker_api.get("/healthz").json()["pipeline_worker"] == "running"
     as_csv = worker_api.get(f"/uploads/{upload_id}/answers")
     assert as_csv.status_code == 200
     assert as_csv.headers["content-type"].startswith("text/csv")

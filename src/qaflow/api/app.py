@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with open_runtime(resolved) as runtime:
             app.state.qaflow = runtime
             preload_default_model(runtime)
-            async with _pipeline(runtime):
+            async with _pipeline(app, runtime):
                 yield
 
     app = FastAPI(
@@ -47,17 +47,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 @asynccontextmanager
-async def _pipeline(runtime: Runtime) -> AsyncIterator[None]:
+async def _pipeline(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
     """The batch pipeline's part of the app: its spec exists from the start, and with
     ``settings.embedded_worker`` (`qaflow serve`) a worker thread runs until shutdown."""
     with runtime.sessions() as session:
         ensure_question_answer(session=session, settings=runtime.settings)
+    app.state.pipeline_worker = None
     if not runtime.settings.embedded_worker:
         yield
         return
     worker = EmbeddedWorker(
         settings=runtime.settings, session_factory=runtime.sessions, store=runtime.store
     )
+    app.state.pipeline_worker = worker
     worker.start()
     try:
         yield

@@ -96,16 +96,30 @@ def wait_for_uploads(
 
 
 class EmbeddedWorker:
-    """A pipeline worker on a background thread, for ``qaflow serve``."""
+    """A pipeline worker on a background thread, for ``qaflow serve``.
+
+    A worker that cannot start (the database or a Ray cluster away) tries again with growing
+    pauses, up to ``max_retry_s``, until it runs or is stopped; ``problem`` says why meanwhile.
+    """
 
     def __init__(
-        self, *, settings: Settings, session_factory: sessionmaker[Session], store: ObjectStore
+        self,
+        *,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        store: ObjectStore,
+        first_retry_s: float = 1.0,
+        max_retry_s: float = 60.0,
     ) -> None:
         self._settings = settings
         self._sessions = session_factory
         self._store = store
+        self._first_retry_s = first_retry_s
+        self._max_retry_s = max_retry_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="qaflow-pipeline", daemon=True)
+        self.running = False
+        self.problem: str | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -118,11 +132,18 @@ class EmbeddedWorker:
             logger.warning("the pipeline worker did not stop within %.0f s", timeout_s)
 
     def _run(self) -> None:
-        try:
-            with pipeline_worker(
-                settings=self._settings, session_factory=self._sessions, store=self._store
-            ) as worker:
-                logger.info("pipeline worker %s started", worker.worker_id)
-                worker.run_forever(self._stop)
-        except Exception:
-            logger.exception("the embedded pipeline worker stopped")
+        pause = self._first_retry_s
+        while not self._stop.is_set():
+            try:
+                with pipeline_worker(
+                    settings=self._settings, session_factory=self._sessions, store=self._store
+                ) as worker:
+                    logger.info("pipeline worker %s started", worker.worker_id)
+                    self.running, self.problem = True, None
+                    worker.run_forever(self._stop)
+            except Exception as exc:
+                self.running, self.problem = False, f"{type(exc).__name__}: {exc}"
+                logger.exception("the embedded pipeline worker stopped; retrying in %.0f s", pause)
+                self._stop.wait(pause)
+                pause = min(pause * 2, self._max_retry_s)
+        self.running = False

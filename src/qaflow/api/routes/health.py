@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel, Field
 
 from qaflow import __version__
 from qaflow.api.deps import StateDep
 from qaflow.services import health
+from qaflow.services.pipeline_worker import EmbeddedWorker
 
 router = APIRouter(tags=["health"])
 
@@ -20,6 +21,10 @@ class HealthPublic(BaseModel):
     database: str
     storage: str
     default_model: str
+    pipeline_worker: str = Field(
+        description="The embedded pipeline worker: running, starting, off (not embedded), or "
+        "failing: why (it keeps retrying)."
+    )
 
 
 @router.get("/")
@@ -29,7 +34,7 @@ def root() -> dict[str, str]:
 
 
 @router.get("/healthz", response_model=HealthPublic)
-def healthz(state: StateDep, response: Response) -> HealthPublic:
+def healthz(state: StateDep, request: Request, response: Response) -> HealthPublic:
     """Database, storage and default-model status; 503 when the database or storage is down."""
     report = health.check(
         engine=state.engine, store=state.store, readers=state.readers, settings=state.settings
@@ -42,7 +47,16 @@ def healthz(state: StateDep, response: Response) -> HealthPublic:
         database=report.database,
         storage=report.storage,
         default_model=report.default_model,
+        pipeline_worker=_worker_status(getattr(request.app.state, "pipeline_worker", None)),
     )
+
+
+def _worker_status(worker: EmbeddedWorker | None) -> str:
+    if worker is None:
+        return "off"
+    if worker.problem is not None:
+        return f"failing: {worker.problem}"
+    return "running" if worker.running else "starting"
 
 
 class BatchingStatsPublic(BaseModel):
