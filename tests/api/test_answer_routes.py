@@ -71,7 +71,7 @@ def test_unknown_model_is_400_model_not_found(api: Api) -> None:
         "/answer", params={"model": "nope"}, json={"question": "q?", "context": CONTEXT}
     )
     assert response.status_code == 400
-    assert response.json() == {"detail": "Model not found"}
+    assert response.json() == {"detail": "Model not found: 'nope' is not registered."}
 
 
 def test_bad_bodies_are_400_and_store_nothing(api: Api) -> None:

@@ -98,7 +98,7 @@ def test_csv_id_column_and_answers_alias(tmp_path: Path) -> None:
 def test_csv_missing_column(tmp_path: Path) -> None:
     path = tmp_path / "eval.csv"
     path.write_text("question,context\nQ?,ctx\n", encoding="utf-8")
-    with pytest.raises(InvalidInputError, match="answer"):
+    with pytest.raises(InvalidInputError, match=r"lacks column\(s\) answer \(or answers\);"):
         load_eval_examples(path)
 
 
@@ -106,6 +106,19 @@ def test_csv_empty_answer(tmp_path: Path) -> None:
     path = tmp_path / "eval.csv"
     path.write_text("question,context,answer\nQ?,ctx,\n", encoding="utf-8")
     with pytest.raises(InvalidInputError, match="row 1"):
+        load_eval_examples(path)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [("Q?,,a", "row 2 has an empty context"), ("  ,ctx a,a", "row 2 has an empty question")],
+)
+def test_csv_blank_question_or_context_names_the_row(
+    tmp_path: Path, row: str, message: str
+) -> None:
+    path = tmp_path / "eval.csv"
+    path.write_text(f"question,context,answer\nQ?,ctx a,a\n{row}\n", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=message):
         load_eval_examples(path)
 
 

@@ -86,7 +86,7 @@ def test_missing_model_directory_fails_cleanly(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         _app(), ["eval", str(_csv(tmp_path / "d.csv")), "--model", str(tmp_path / "absent")]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a --model that does not load is bad input
     assert "Could not load model" in result.output
 
 

@@ -14,7 +14,13 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from qaflow.config import Settings, load_settings
-from qaflow.errors import InvalidInputError, NotFoundError, QaflowError
+from qaflow.errors import (
+    ConflictError,
+    InvalidInputError,
+    ModelLoadError,
+    NotFoundError,
+    QaflowError,
+)
 from qaflow.services.runtime import Runtime, open_runtime
 
 console = Console()
@@ -27,7 +33,13 @@ EXIT_BAD_INPUT = 2
 def settings_from_env() -> Settings:
     try:
         return load_settings()
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"QAFLOW_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}"
+            for e in exc.errors()
+        )
+        fail(f"Invalid setting: {problems}.", code=EXIT_BAD_INPUT)
+    except ValueError as exc:
         fail(f"Invalid QAFLOW_* setting: {exc}", code=EXIT_BAD_INPUT)
 
 
@@ -41,7 +53,8 @@ def readable_errors() -> Iterator[None]:
     """Turn qaflow errors into one sentence on stderr and an exit code, not a traceback."""
     try:
         yield
-    except (InvalidInputError, NotFoundError) as exc:
+    except (InvalidInputError, NotFoundError, ConflictError, ModelLoadError) as exc:
+        # What the API answers with a 4xx: the request, not the system, is at fault.
         fail(exc.message, code=EXIT_BAD_INPUT)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

@@ -103,21 +103,27 @@ def _read_csv(text: str, source: Path) -> Iterator[EvalExample]:
     try:
         rows = csv.DictReader(io.StringIO(text, newline=""))
         columns = set(rows.fieldnames or [])
-        answer_column = "answer" if "answer" in columns else "answers"
-        missing = {"question", "context", answer_column} - columns
+        answer_column = "answers" if "answers" in columns and "answer" not in columns else "answer"
+        missing = sorted({"question", "context"} - columns)
+        if not columns & {"answer", "answers"}:
+            missing.append("answer (or answers)")
         if missing:
             raise InvalidInputError(
-                f"{source}: CSV lacks column(s) {', '.join(sorted(missing))}; "
+                f"{source}: CSV lacks column(s) {', '.join(missing)}; "
                 f"found {', '.join(sorted(columns)) or 'none'}"
             )
         for number, row in enumerate(rows, start=1):
             answers = _parse_answer_cell(row.get(answer_column) or "")
+            question, context = row.get("question") or "", row.get("context") or ""
+            for name, value in (("question", question), ("context", context)):
+                if not value.strip():
+                    raise InvalidInputError(f"{source}: row {number} has an empty {name}")
             if not answers:
                 raise InvalidInputError(f"{source}: row {number} has an empty answer")
             yield EvalExample(
                 id=row.get("id") or f"row-{number}",
-                question=row.get("question") or "",
-                context=row.get("context") or "",
+                question=question,
+                context=context,
                 answers=answers,
             )
     except csv.Error as exc:

@@ -80,7 +80,9 @@ def resolve_model(*, session: Session, settings: Settings, name: str | None) -> 
     """The spec of a registered model; ``None`` means the default model."""
     entry = _find(session, name or settings.default_model)
     if entry is None:
-        raise InvalidInputError("Model not found")
+        raise InvalidInputError(
+            f"Model not found: '{name or settings.default_model}' is not registered."
+        )
     return to_spec(entry)
 
 
