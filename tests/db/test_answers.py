@@ -60,9 +60,28 @@ def test_partially_new_batch_inserts_only_the_new_rows(
         upsert_answers(session, [_batch_row(0), _batch_row(1)])
     with session_factory.begin() as session:
         inserted = upsert_answers(
-            session, [_batch_row(1), _batch_row(2), _batch_row(0, datum_id="datum-2")]
+            session,
+            [
+                _batch_row(1),
+                _batch_row(2),
+                _batch_row(0, datum_id="datum-2", input_sha256="1" * 64),
+            ],
         )
     assert inserted == 2
+
+
+def test_a_row_answered_again_in_another_shard_is_stored_once(
+    session_factory: sessionmaker[Session],
+) -> None:
+    # shard_rows changed: the same rows of the same content come back under new datum ids.
+    with session_factory.begin() as session:
+        upsert_answers(session, [_batch_row(0), _batch_row(1)])
+    with session_factory.begin() as session:
+        resharded = [_batch_row(n, datum_id="datum-b") for n in (0, 1, 2)]
+        assert upsert_answers(session, resharded) == 1
+    with session_factory.begin() as session:
+        next_version = [_batch_row(n, datum_id="datum-c", pipeline_version=2) for n in (0, 1)]
+        assert upsert_answers(session, next_version) == 2
 
 
 def test_duplicates_within_one_call_are_inserted_once(

@@ -134,3 +134,33 @@ def test_offline_mode_renders_the_schema_as_sql(url: str) -> None:
     rendered = config.output_buffer.getvalue()
     assert "CREATE TABLE answers" in rendered
     assert "CONSTRAINT uq_answers_datum_row UNIQUE (datum_id, row_index)" in rendered
+
+
+def test_upgrading_past_0004_keeps_the_oldest_copy_of_a_batch_row(db_engine: Engine) -> None:
+    with db_engine.begin() as connection:
+        command.upgrade(alembic_config(connection=connection), "0003_pipeline")
+        insert = text(
+            "INSERT INTO answers (created_at, model_name, question, context, answer, source, "
+            "datum_id, row_index, input_sha256, pipeline_name, pipeline_version) VALUES "
+            "(CURRENT_TIMESTAMP, 'm', 'q', 'c', :answer, :source, :datum, :row, :sha, :name, 1)"
+        )
+        for answer, source, datum, row in [
+            ("first", "batch", "d-a", 0),
+            ("copy", "batch", "d-b", 0),  # the same row of the same content, sharded anew
+            ("other row", "batch", "d-b", 1),
+            ("online", "online", None, None),
+            ("online", "online", None, None),
+        ]:
+            sha = None if datum is None else "0" * 64
+            name = None if datum is None else "qa"
+            connection.execute(
+                insert,
+                {"answer": answer, "source": source, "datum": datum, "row": row, "sha": sha}
+                | {"name": name},
+            )
+
+    upgrade_database(db_engine)
+
+    with db_engine.connect() as connection:
+        kept = connection.execute(text("SELECT answer FROM answers ORDER BY id")).scalars().all()
+    assert kept == ["first", "other row", "online", "online"]

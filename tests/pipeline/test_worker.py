@@ -178,6 +178,10 @@ def test_reprocess_with_other_shards_replaces_the_old_row_ranges(runtime: Runtim
     with runtime.sessions() as session:
         results = pipeline_service.upload_results(session=session, upload_id=uploaded.id)
     assert results.blob_rows == [3, 3, 3, 1]
+    # Still one version, so one answer per row in SQL, though the rows were answered twice.
+    assert [(a.pipeline_version, a.row_index) for a in stored_answers(runtime)] == [
+        (1, n) for n in range(10)
+    ]
     sink = io.BytesIO()
     written = pipeline_service.export_results(
         results=results, store=runtime.store, export_format="json", sink=sink

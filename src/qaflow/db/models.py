@@ -93,6 +93,16 @@ class AnswerRecord(Base):
     __table_args__ = (
         # The batch egress upserts on this; NULLs never collide, so online rows are unaffected.
         UniqueConstraint("datum_id", "row_index", name="uq_answers_datum_row"),
+        # One batch answer per row of the same content and pipeline version, however the rows
+        # were sharded into datums (online rows have NULLs here, which never collide).
+        Index(
+            "uq_answers_batch_row",
+            "pipeline_name",
+            "pipeline_version",
+            "input_sha256",
+            "row_index",
+            unique=True,
+        ),
         # Also serves lookups by created_at alone (leading column), so there is no separate index.
         Index("ix_answers_created_at_model_name", "created_at", "model_name"),
     )
