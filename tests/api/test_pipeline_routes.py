@@ -179,6 +179,7 @@ def test_before_the_pipeline_runs_an_upload_is_queued(api: Api) -> None:
         ("PUT", "/pipelines/question_answer", {"colour": "red"}, 400, "'colour'"),
         ("PUT", "/pipelines/question_answer", {"model": "nope"}, 400, "Model not found"),
         ("PUT", "/pipelines/question_answer", {"batch_size": 10**20}, 400, "less than or equal"),
+        ("PUT", "/pipelines/question_answer", {"max_seq_len": 50_000}, 400, "tokens model 'tiny'"),
         ("GET", f"/jobs?offset={2**63}", None, 400, "less than or equal"),
         ("GET", "/uploads/a%00b", None, 400, "NUL character"),
         ("GET", "/repos/a%00b/commits", None, 400, "NUL character"),

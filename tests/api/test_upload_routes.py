@@ -75,6 +75,16 @@ def test_a_request_without_the_file_field_is_a_400_that_says_how_to_send_it(api:
         assert response.json() == {"detail": NO_FILE_PART}
 
 
+def test_several_file_parts_are_refused_and_nothing_is_stored(api: Api) -> None:
+    parts = [("file", (f"{n}.csv", GOOD_CSV, "text/csv")) for n in range(2)]
+
+    response = api.client.post("/upload", files=parts)
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("2 'file' parts: send one CSV per request")
+    assert api.client.get("/uploads").json() == []
+
+
 def test_a_client_path_in_the_file_name_is_dropped(api: Api) -> None:
     response = post_csv(api.client, GOOD_CSV, name="../../etc/questions.csv")
 

@@ -63,6 +63,10 @@ def test_run_then_export_and_inspect(env: dict[str, str], tmp_path: Path) -> Non
     )
     [commit] = json.loads(ok(env, "commits", "question_answer", "--json"))
     assert commit["job_id"] == job["id"]
+    # At 80 columns (no terminal), ids wrap whole instead of ending in an ellipsis.
+    for table in (ok(env, "pipeline", "jobs"), ok(env, "commits", "question_answer")):
+        assert re.search(r"[0-9a-f]{4,}…", table) is None, table  # no id cut short
+        assert job["id"][:12] in table
 
     ok(env, "export", upload_id, "-o", str(tmp_path / "answers.csv"))
     rows = list(csv.reader((tmp_path / "answers.csv").open(encoding="utf-8", newline="")))
@@ -81,7 +85,11 @@ def test_run_then_export_and_inspect(env: dict[str, str], tmp_path: Path) -> Non
 
 def test_a_model_change_with_reprocess_and_the_diff(env: dict[str, str], tmp_path: Path) -> None:
     upload(env, tmp_path / "questions.csv", 12)
-    ok(env, "run", "--quiet")
+    logged = run(env, "run")  # not a terminal: progress comes as lines, one per settled datum
+    assert logged.returncode == 0, logged.stderr
+    progress = [line for line in logged.stderr.splitlines() if "datums settled" in line]
+    assert [line.split(": ")[1].split()[0] for line in progress] == ["0/3", "1/3", "2/3", "3/3"]
+    assert progress[-1].endswith("3/3 datums settled (3 computed, 0 skipped, 0 failed)")
     other = build_tiny_qa_model(tmp_path / "other-model", seed=1)
     ok(env, "models", "add", "other", str(other))
 

@@ -98,7 +98,7 @@ def test_scan_commits_incoming_files_and_rejects_bad_ones(env: dict[str, str], h
 
     result = run(env, "scan")
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 2, result.stderr  # a file was rejected: cron should notice
     assert "Committed good.csv: upload" in result.stdout
     assert "Rejected incoming/bad.csv: The file looks like JSON, not CSV." in result.stderr
     assert [info.key for info in store.list("incoming/")] == []

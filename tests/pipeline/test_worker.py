@@ -79,6 +79,20 @@ def test_uploads_under_any_file_name_are_answered(runtime: Runtime) -> None:
     assert all(a.error is None for a in answers)
 
 
+def test_an_upload_the_glob_leaves_out_says_so(runtime: Runtime) -> None:
+    update_pipeline(runtime, glob="team-a/**")
+    uploaded = upload(runtime, question_csv(3))
+
+    run_pass(runtime)
+
+    with runtime.sessions() as session:
+        status = pipeline_service.upload_status(session=session, upload_id=uploaded.id)
+    assert (status.state, status.datums_total, status.progress) == ("done", 0, 1.0)
+    [note] = status.errors
+    assert "does not match the pipeline's glob 'team-a/**'" in note
+    assert stored_answers(runtime) == []
+
+
 def test_a_new_upload_costs_only_its_own_datums(runtime: Runtime) -> None:
     upload(runtime, question_csv(8))
     run_pass(runtime)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, cast
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from qaflow.cli._common import (
     EXIT_ERROR,
@@ -60,7 +60,7 @@ def run(
 ) -> None:
     """One pass: commit files waiting in the bucket, run every pending job, push answers to SQL.
 
-    Exits with 1 when a job failed outright.
+    Exits with 1 when a job failed outright or output could not be written to SQL.
     """
     with (
         cli_runtime() as runtime,
@@ -69,7 +69,7 @@ def run(
     ):
         report = pipeline.run_once(force=True)
     _print_report(report)
-    if any(job.state == JobState.FAILED for job in report.jobs):
+    if report.egress_failures or any(job.state == JobState.FAILED for job in report.jobs):
         raise typer.Exit(EXIT_ERROR)
 
 
@@ -227,7 +227,15 @@ def commits(
     if as_json:
         _print_json([commit.model_dump(mode="json") for commit in found])
         return
-    table = Table("seq", "commit", "origin", "created", "input commit", "job", "message")
+    table = Table(
+        "seq",
+        _id_column("commit"),
+        "origin",
+        "created",
+        _id_column("input commit"),
+        _id_column("job"),
+        "message",
+    )
     for commit in found:
         table.add_row(
             str(commit.seq),
@@ -293,6 +301,9 @@ def _progress_bars(quiet: bool) -> Iterator[ProgressCallback | None]:
     """A progress bar per job, fed by the worker's progress callback."""
     if quiet:
         yield None
+        return
+    if not err_console.is_terminal:
+        yield _progress_lines()  # a log file gets lines as datums settle; bars only at the end
         return
     bars: dict[str, TaskID] = {}
     with Progress(
@@ -362,7 +373,17 @@ def _print_pipeline(pipeline: PipelinePublic, as_json: bool) -> None:
 
 
 def _print_jobs(found: list[JobPublic]) -> None:
-    table = Table("job", "pipeline", "scope", "state", "datums", "done", "skipped", "failed")
+    table = Table(
+        _id_column("job"),
+        "pipeline",
+        "scope",
+        "state",
+        "datums",
+        "done",
+        "skipped",
+        "failed",
+        Column("error", overflow="fold"),
+    )
     for job in found:
         table.add_row(
             job.id,
@@ -373,8 +394,33 @@ def _print_jobs(found: list[JobPublic]) -> None:
             str(job.processed),
             str(job.skipped),
             str(job.failed),
+            job.error or "",
         )
     console.print(table)
+
+
+def _progress_lines() -> ProgressCallback:
+    """A progress line per job whenever another datum settles (for logs, not terminals)."""
+    last: dict[str, int] = {}
+
+    def on_progress(update: JobProgress) -> None:
+        settled = update.processed + update.skipped + update.failed
+        if last.get(update.job_id) == settled:
+            return
+        last[update.job_id] = settled
+        err_console.print(
+            f"job {update.job_id[:12]}: {settled}/{update.total} datums settled "
+            f"({update.processed} computed, {update.skipped} skipped, {update.failed} failed)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    return on_progress
+
+
+def _id_column(header: str) -> Column:
+    # Ids are what users copy into the next command: wrapped whole, never cut with an ellipsis.
+    return Column(header, overflow="fold", min_width=12)
 
 
 def _print_json(value: object) -> None:

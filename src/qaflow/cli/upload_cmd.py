@@ -108,14 +108,17 @@ def _say_error(label: str, text: str) -> None:
 def scan() -> None:
     """Commit the files waiting under the bucket's incoming/ prefix now (one scan).
 
-    Bad files are moved to rejected/ with a .error.txt beside them. Exits with 1 when a
-    file could not be handled (storage or database trouble); it stays for the next scan.
+    Bad files are moved to rejected/ with a .error.txt beside them, and the scan exits with 2
+    (as `qaflow upload` does for a bad file), so a cron job notices. Exits with 1 when a file
+    could not be handled (storage or database trouble); it stays for the next scan.
     """
     with cli_runtime() as runtime:
         report = uploads.scan_incoming(session_factory=runtime.sessions, store=runtime.store)
     _print_scan(report)
     if report.failed:
         raise typer.Exit(EXIT_ERROR)
+    if report.rejected:
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _print_scan(report: ScanReport) -> None:

@@ -21,9 +21,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qaflow.db import Pipeline, PipelineVersion
-from qaflow.errors import ConflictError, InvalidInputError, NotFoundError
+from qaflow.errors import ConfigurationError, ConflictError, InvalidInputError, NotFoundError
 from qaflow.reader import Backend, ModelSpec, ReaderOptions
 from qaflow.reader.fingerprint import model_revision
+from qaflow.reader.loading import check_options_for
 
 QUESTION_ANSWER = "question_answer"
 TriggerKind = Literal["commit", "cron"]
@@ -41,6 +42,8 @@ RESULT_FIELDS = (
     "handle_impossible",
     "model_revision",
 )
+# What decides whether a window fits the model.
+_WINDOW_FIELDS = ("model_ref", "tokenizer", "max_seq_len", "doc_stride", "max_question_len")
 # Result fields added after specs were first stored: hashed only when set, so that a stored
 # spec without them keeps its hash (and its datums).
 _HASHED_WHEN_SET = frozenset({"model_revision"})
@@ -227,7 +230,7 @@ def update_pipeline(
         new = PipelineSpec.model_validate(merged)
     except ValidationError as exc:
         raise InvalidInputError(f"Invalid pipeline spec: {_describe(exc)}") from exc
-    _check(new)
+    _check_change(new, old)
     if new.spec_hash == old.spec_hash:
         current.spec_json = new.to_json()
         session.commit()
@@ -294,6 +297,18 @@ def _add_version(
 def _check(spec: PipelineSpec) -> None:
     """Reject reading parameters the reader would refuse (ConfigurationError from ReaderOptions)."""
     spec.reader_options()
+
+
+def _check_change(new: PipelineSpec, old: PipelineSpec) -> None:
+    """Reject a change the reader would refuse, before a version is stored: every upload after
+    it would fail. The model is asked (its tokenizer and config, not its weights) only when
+    the window settings or the model change."""
+    try:
+        _check(new)
+        if any(getattr(new, field) != getattr(old, field) for field in _WINDOW_FIELDS):
+            check_options_for(new.model_spec(), new.reader_options())
+    except ConfigurationError as exc:
+        raise InvalidInputError(f"Invalid pipeline spec: {exc.message}") from exc
 
 
 def _find(session: Session, name: str) -> Pipeline | None:

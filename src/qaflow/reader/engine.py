@@ -85,7 +85,7 @@ def load_reader(
     check_backend(spec.backend)
     tokenizer = load_tokenizer(spec)
     backend = load_backend(spec, threads=threads, onnx_cache_dir=onnx_cache_dir, device=device)
-    check_options_fit(spec, options, tokenizer, backend)
+    check_options_fit(spec, options, tokenizer, backend.max_sequence_length)
     return Reader(spec, options, tokenizer, backend)
 
 

@@ -62,11 +62,31 @@ def build_onnx_model(spec: ModelSpec, *, int8: bool, cache_dir: Path) -> OnnxMod
         raise _load_error(spec, spec.model, f"ONNX export: {_reason(exc)}") from exc
 
 
+def check_options_for(spec: ModelSpec, options: ReaderOptions) -> None:
+    """:func:`check_options_fit` without loading the weights: the tokenizer and the config.
+
+    Raises :class:`ConfigurationError` for options the model cannot honour and
+    :class:`ModelLoadError` when its tokenizer or config cannot be read.
+    """
+    tokenizer = load_tokenizer(spec)
+    ref = resolve_ref(spec.model)
+    _require_existing_directory(spec, ref)
+    try:
+        with HF_LOAD_LOCK:
+            from transformers import AutoConfig
+
+            config = AutoConfig.from_pretrained(ref)
+    except Exception as exc:
+        raise _load_error(spec, spec.model, f"config: {_reason(exc)}") from exc
+    positions = getattr(config, "max_position_embeddings", None)
+    check_options_fit(spec, options, tokenizer, positions if isinstance(positions, int) else None)
+
+
 def check_options_fit(
-    spec: ModelSpec, options: ReaderOptions, tokenizer: Any, backend: QABackend
+    spec: ModelSpec, options: ReaderOptions, tokenizer: Any, max_sequence_length: int | None
 ) -> None:
     """Reject options the model cannot honour, before the first question fails on them."""
-    limits = [tokenizer.model_max_length, backend.max_sequence_length]
+    limits = [tokenizer.model_max_length, max_sequence_length]
     longest = min(limit for limit in limits if isinstance(limit, int) and limit > 0)
     if options.max_seq_len > longest:
         raise ConfigurationError(

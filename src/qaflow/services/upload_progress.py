@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from fnmatch import fnmatchcase
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -40,23 +41,38 @@ def upload_statuses(
             version = current
         if version.id not in specs:
             specs[version.id] = spec_of(version)
-        refs = shard([InputFile(upload.path, upload.sha256, upload.rows)], specs[version.id])
+        spec = specs[version.id]
+        # A path the glob leaves out has no datums: none to wait for (see _unread_note).
+        matched = fnmatchcase(upload.path, spec.glob)
+        refs = shard([InputFile(upload.path, upload.sha256, upload.rows)], spec) if matched else []
         planned.append((upload, job, version, refs))
     datums = load_datums(session, sorted({ref.id for *_, refs in planned for ref in refs}))
     outputs = _commits(session, {job.output_commit_id for job in jobs.values()})
     return [
-        _status(upload, job, version, refs, datums, outputs)
+        _status(
+            upload, job, refs, datums, outputs, version, _unread_note(upload, specs[version.id])
+        )
         for upload, job, version, refs in planned
     ]
+
+
+def _unread_note(upload: Upload, spec: PipelineSpec) -> str | None:
+    if fnmatchcase(upload.path, spec.glob):
+        return None
+    return (
+        f"not read: its path {upload.path!r} does not match the pipeline's glob {spec.glob!r} "
+        "(change the glob, then reprocess, to read it)"
+    )
 
 
 def _status(
     upload: Upload,
     job: Job | None,
-    version: PipelineVersion,
     refs: Sequence[DatumRef],
     datums: Mapping[str, Datum],
     outputs: Mapping[str, Commit],
+    version: PipelineVersion,
+    unread: str | None,
 ) -> UploadStatus:
     # In shard order, so the errors list the failed row ranges first to last.
     own = [datums[ref.id] for ref in refs if ref.id in datums]
@@ -78,7 +94,8 @@ def _status(
         datums_failed=len(failed),
         progress=share(len(done) + len(failed), len(refs)),
         error_rows=sum(d.error_rows or 0 for d in done),
-        errors=[f"rows {d.shard_start}-{d.shard_stop}: {d.error}" for d in failed],
+        errors=[f"rows {d.shard_start}-{d.shard_stop}: {d.error}" for d in failed]
+        + ([unread] if unread else []),
         output_commit_id=None if output is None else output.id,
         egressed=output is not None and output.egressed_at is not None,
     )

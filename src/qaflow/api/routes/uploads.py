@@ -22,9 +22,14 @@ NO_FILE_PART = "No file part: send the CSV as multipart field 'file'."
 def upload(
     session: SessionDep,
     state: StateDep,
+    # A list, so that a request with several 'file' parts is seen and refused instead of
+    # quietly keeping the last one.
     file: Annotated[
-        UploadFile | None,
-        File(description="A UTF-8 CSV whose header names 'question' and 'context' columns."),
+        list[UploadFile] | None,
+        File(
+            description="One UTF-8 CSV whose header names 'question' and 'context' columns "
+            "(one file per request)."
+        ),
     ] = None,
 ) -> dict[str, Any]:
     """Store a CSV of question/context rows; the batch pipeline answers every row.
@@ -33,13 +38,17 @@ def upload(
     is stored.
     """
     # A plain def route: validation and storage block, so FastAPI runs this in its threadpool.
-    if file is None:
+    if not file:
         raise InvalidInputError(NO_FILE_PART)
+    if len(file) > 1:
+        raise InvalidInputError(
+            f"{len(file)} 'file' parts: send one CSV per request (nothing was stored)."
+        )
     stored = uploads.create_upload(
         session=session,
         store=state.store,
-        source=file.file,
-        filename=file.filename,
+        source=file[0].file,
+        filename=file[0].filename,
         origin=UploadOrigin.API,
     )
     return {
