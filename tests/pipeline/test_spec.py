@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from qaflow.errors import ConfigurationError, InvalidInputError, NotFoundError
+from qaflow.errors import InvalidInputError, ModelLoadError, NotFoundError
 from qaflow.pipeline.spec import PipelineSpec, current_version, spec_of, update_pipeline
 from qaflow.reader.fingerprint import model_revision
 from qaflow.services import pipeline_service
@@ -60,11 +60,13 @@ def test_a_new_pipeline_pins_the_weights_of_its_model(
     assert spec.model_revision == model_revision(str(tiny_model_dir))
 
 
-def test_a_new_model_reference_drops_the_old_weights_pin(runtime: Runtime) -> None:
+def test_a_new_model_reference_drops_the_old_weights_pin(
+    runtime: Runtime, other_model_dir: Path
+) -> None:
     with runtime.sessions() as session:
         pipeline_service.ensure_question_answer(session=session, settings=runtime.settings)
         version, created = update_pipeline(
-            session=session, name="question_answer", changes={"model_ref": "/models/other"}
+            session=session, name="question_answer", changes={"model_ref": str(other_model_dir)}
         )
     assert created
     assert spec_of(version).model_revision is None
@@ -93,8 +95,12 @@ def test_operational_changes_keep_the_version(runtime: Runtime) -> None:
 def test_bad_changes_are_refused_and_nothing_changes(runtime: Runtime) -> None:
     with runtime.sessions() as session:
         pipeline_service.ensure_question_answer(session=session, settings=runtime.settings)
-        with pytest.raises(ConfigurationError, match="doc_stride"):
+        with pytest.raises(InvalidInputError, match="doc_stride"):
             update_pipeline(session=session, name="question_answer", changes={"max_seq_len": 128})
+        with pytest.raises(InvalidInputError, match="exceeds the 512 tokens model 'tiny'"):
+            update_pipeline(session=session, name="question_answer", changes={"max_seq_len": 600})
+        with pytest.raises(ModelLoadError, match="does not exist"):
+            update_pipeline(session=session, name="question_answer", changes={"model_ref": "/no"})
         with pytest.raises(InvalidInputError, match="shard_rows"):
             update_pipeline(session=session, name="question_answer", changes={"shard_rows": 0})
         with pytest.raises(InvalidInputError, match="renamed"):
