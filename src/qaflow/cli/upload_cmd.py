@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from qaflow.cli._common import EXIT_BAD_INPUT, EXIT_ERROR, cli_runtime, console, err_console
 from qaflow.cli.pipeline_cmd import follow_uploads
-from qaflow.db import UploadOrigin
+from qaflow.db import JobState, UploadOrigin
 from qaflow.errors import InvalidInputError, NotFoundError
 from qaflow.services import uploads
 from qaflow.services.runtime import Runtime
@@ -46,7 +46,7 @@ def upload(
         stored, failures = upload_files(runtime, files)
         if wait and stored:
             statuses = follow_uploads(runtime, [item.id for item in stored])
-            if any(status.state == "failed" for status in statuses):
+            if any(status.state == JobState.FAILED.value for status in statuses):
                 raise typer.Exit(EXIT_ERROR)
     if failures:
         raise typer.Exit(EXIT_BAD_INPUT)

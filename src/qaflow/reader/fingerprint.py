@@ -13,6 +13,7 @@ so a rewrite that restores size and mtime still changes the key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -93,7 +94,10 @@ class DigestCache:
         return digest
 
 
-_default_cache = DigestCache()
+@functools.cache
+def _default_cache() -> DigestCache:
+    """The process's digest cache, made on first use (nothing is built at import)."""
+    return DigestCache()
 
 
 def model_revision(
@@ -105,10 +109,10 @@ def model_revision(
     local hub cache (downloaded first if it is not). A tokenizer from elsewhere is folded in.
     Raises :class:`ModelLoadError` naming the reference when it cannot be read.
     """
-    revision = _revision_of(model_ref, cache or _default_cache)
+    revision = _revision_of(model_ref, cache or _default_cache())
     if tokenizer_ref is None or tokenizer_ref == model_ref:
         return revision
-    tokenizer = _revision_of(tokenizer_ref, cache or _default_cache)
+    tokenizer = _revision_of(tokenizer_ref, cache or _default_cache())
     combined = hashlib.sha256(f"{revision}\0{tokenizer}".encode()).hexdigest()
     return _CONTENT_PREFIX + combined
 
@@ -124,7 +128,7 @@ def directory_fingerprint(model_dir: Path, *, cache: DigestCache | None = None) 
             f"Could not load model at {str(model_dir)!r}: the directory holds no config, "
             "tokenizer or weight files."
         )
-    digests = cache or _default_cache
+    digests = cache or _default_cache()
     combined = hashlib.sha256(f"qaflow-model-{REVISION_FORMAT}\n".encode())
     for path in files:
         combined.update(f"{path.name}\0{digests.digest(path)}\n".encode())

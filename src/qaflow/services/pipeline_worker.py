@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from sqlalchemy.orm import Session, sessionmaker
 
 from qaflow.config import ExecutorKind, Settings
+from qaflow.db import JobState
 from qaflow.pipeline.executors import create_executor
 from qaflow.pipeline.runner import ProgressCallback, RunPolicy
 from qaflow.pipeline.worker import PipelineWorker, Scanner
@@ -21,7 +22,12 @@ from qaflow.storage import ObjectStore
 
 logger = logging.getLogger(__name__)
 
-_SETTLED = ("done", "failed")
+_SETTLED = frozenset({JobState.DONE, JobState.FAILED})
+
+
+def _settled(status: UploadStatus) -> bool:
+    """Done and in SQL, or failed: nothing more will happen to the upload by itself."""
+    return status.state in _SETTLED and (status.egressed or status.state == JobState.FAILED.value)
 
 
 def run_policy(settings: Settings) -> RunPolicy:
@@ -90,7 +96,7 @@ def wait_for_uploads(
         worker.run_once()
         with session_factory() as session:
             statuses = [upload_status(session=session, upload_id=uid) for uid in upload_ids]
-        if all(s.state in _SETTLED and (s.egressed or s.state == "failed") for s in statuses):
+        if all(_settled(status) for status in statuses):
             return statuses
         time.sleep(poll_s)
 

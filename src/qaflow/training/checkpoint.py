@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from qaflow.errors import ConfigurationError, NotFoundError
+from qaflow.errors import ConfigurationError
 
 _PREFIX = "step-"
 
@@ -75,13 +75,6 @@ def list_checkpoints(output_dir: Path) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith(_PREFIX))
-
-
-def latest_checkpoint(output_dir: Path) -> Path:
-    found = list_checkpoints(output_dir)
-    if not found:
-        raise NotFoundError(f"no checkpoint to resume from in {checkpoints_dir(output_dir)}")
-    return found[-1]
 
 
 def read_state(checkpoint: Path) -> TrainingState:
