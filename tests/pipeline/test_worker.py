@@ -166,6 +166,15 @@ def test_reprocess_reruns_old_data_and_the_diff_shows_changed_answers(
     assert sum(processed for _, _, processed, _ in states.values()) == 4
     by_upload = Counter((a.upload_id, a.pipeline_version) for a in stored_answers(runtime))
     assert by_upload == {(old.id, 1): 12, (old.id, 2): 12, (new.id, 2): 4}
+    with runtime.sessions() as session:
+        status = pipeline_service.upload_status(session=session, upload_id=old.id)
+    # The old upload now shows the reprocess job's results, so its status names that job.
+    assert (status.job_id, status.pipeline_version, status.state) == (
+        result.reprocess_job_id,
+        2,
+        "done",
+    )
+    assert (status.datums_done, status.progress) == (3, 1.0)
 
     with runtime.sessions() as session:
         before = session.get_one(Job, first.job_id).output_commit_id

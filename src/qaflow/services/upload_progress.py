@@ -8,7 +8,16 @@ from fnmatch import fnmatchcase
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from qaflow.db import Commit, Datum, DatumState, Job, JobState, PipelineVersion, Upload
+from qaflow.db import (
+    Commit,
+    Datum,
+    DatumState,
+    Job,
+    JobScope,
+    JobState,
+    PipelineVersion,
+    Upload,
+)
 from qaflow.pipeline import spec as pipeline_spec
 from qaflow.pipeline.datums import DatumRef, InputFile, in_chunks, load_datums, shard
 from qaflow.pipeline.spec import QUESTION_ANSWER, PipelineSpec, spec_of
@@ -18,15 +27,16 @@ from qaflow.services.pipeline_schemas import UploadStatus
 def upload_statuses(
     *, session: Session, uploads: Sequence[Upload], pipeline: str = QUESTION_ANSWER
 ) -> list[UploadStatus]:
-    """The status of each upload, in the order given: the newest job over its commit and the
-    progress of its datums.
+    """The status of each upload, in the order given: the newest job that covers it (one over
+    its commit, or a reprocess over a later one) and the progress of its datums.
 
     The queries do not grow with the number of uploads (beyond chunks of
     :data:`~qaflow.pipeline.datums.IN_CHUNK` ids): a page of uploads costs what one does.
     """
     if not uploads:
         return []
-    jobs = _newest_jobs(session, sorted({upload.commit_id for upload in uploads}))
+    commit_ids = sorted({upload.commit_id for upload in uploads})
+    jobs = _with_reprocess_jobs(session, commit_ids, _newest_jobs(session, commit_ids))
     versions = _versions(session, {job.pipeline_version_id for job in jobs.values()})
     current: PipelineVersion | None = None
     specs: dict[int, PipelineSpec] = {}  # parsed once per version, not once per upload
@@ -122,6 +132,32 @@ def _newest_jobs(session: Session, commit_ids: Sequence[str]) -> dict[str, Job]:
         query = select(Job).join(ranked, ranked.c.id == Job.id).where(ranked.c.rank == 1)
         newest.update({job.input_commit_id: job for job in session.scalars(query)})
     return newest
+
+
+def _with_reprocess_jobs(
+    session: Session, commit_ids: Sequence[str], newest: Mapping[str, Job]
+) -> dict[str, Job]:
+    """``newest``, where a newer reprocess job (scope all, over the same or a later commit of
+    the input repo) covers the upload: its results are the ones the upload now shows."""
+    reprocess = session.execute(
+        select(Job, Commit.seq)
+        .join(Commit, Commit.id == Job.input_commit_id)
+        .where(Job.scope == JobScope.ALL)
+    ).all()
+    if not reprocess:
+        return dict(newest)
+    seqs: dict[str, int] = {}
+    for chunk in in_chunks(commit_ids):
+        rows = session.execute(select(Commit.id, Commit.seq).where(Commit.id.in_(chunk)))
+        seqs.update({commit_id: seq for commit_id, seq in rows})
+    covering = dict(newest)
+    for commit_id in commit_ids:
+        for job, seq in reprocess:
+            current = covering.get(commit_id)
+            newer = current is None or (job.created_at, job.id) > (current.created_at, current.id)
+            if seq >= seqs[commit_id] and newer:
+                covering[commit_id] = job
+    return covering
 
 
 def _versions(session: Session, version_ids: set[int]) -> dict[int, PipelineVersion]:
