@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from qaflow.config import Settings
 from qaflow.db import Commit, CommitOrigin, Datum, DatumState, Job, JobState
 from qaflow.services.runtime import Runtime, open_runtime
 from tests.pipeline.pipeline_support import (
@@ -37,19 +38,7 @@ def test_a_killed_run_resumes_without_losing_or_doubling_answers(
 ) -> None:
     assert QAFLOW is not None, "the qaflow console script is not installed"
     files = [question_csv(ROWS_PER_FILE, first=1000 * n) for n in range(FILES)]
-    settings = pipeline_settings_for(
-        tmp_path / "home", database_url, tiny_model_dir, shard_rows=SHARD_ROWS
-    )
-    env = {
-        **os.environ,
-        "QAFLOW_HOME": str(settings.home),
-        "QAFLOW_DATABASE_URL": database_url,
-        "QAFLOW_DEFAULT_MODEL": "tiny",
-        "QAFLOW_DEFAULT_MODEL_REF": str(tiny_model_dir),
-        "QAFLOW_DEFAULT_MODEL_BACKEND": "torch",
-        "QAFLOW_SHARD_ROWS": str(SHARD_ROWS),
-        "HF_HUB_OFFLINE": "1",
-    }
+    settings, env = _settings_and_env(tmp_path, database_url, tiny_model_dir)
     with open_runtime(settings) as runtime:
         for number, data in enumerate(files):
             upload(runtime, data, f"part-{number}.csv")
@@ -95,19 +84,7 @@ def test_the_worker_processes_of_a_killed_run_end_too(
     tmp_path: Path, database_url: str, tiny_model_dir: Path
 ) -> None:
     assert QAFLOW is not None, "the qaflow console script is not installed"
-    settings = pipeline_settings_for(
-        tmp_path / "home", database_url, tiny_model_dir, shard_rows=SHARD_ROWS
-    )
-    env = {
-        **os.environ,
-        "QAFLOW_HOME": str(settings.home),
-        "QAFLOW_DATABASE_URL": database_url,
-        "QAFLOW_DEFAULT_MODEL": "tiny",
-        "QAFLOW_DEFAULT_MODEL_REF": str(tiny_model_dir),
-        "QAFLOW_DEFAULT_MODEL_BACKEND": "torch",
-        "QAFLOW_SHARD_ROWS": str(SHARD_ROWS),
-        "HF_HUB_OFFLINE": "1",
-    }
+    settings, env = _settings_and_env(tmp_path, database_url, tiny_model_dir)
     with open_runtime(settings) as runtime:
         upload(runtime, question_csv(ROWS_PER_FILE * FILES))
         run = subprocess.Popen(
@@ -148,6 +125,26 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def _settings_and_env(
+    tmp_path: Path, database_url: str, tiny_model_dir: Path
+) -> tuple[Settings, dict[str, str]]:
+    """The test's settings, and the same as the environment of a `qaflow` subprocess."""
+    settings = pipeline_settings_for(
+        tmp_path / "home", database_url, tiny_model_dir, shard_rows=SHARD_ROWS
+    )
+    env = {
+        **os.environ,
+        "QAFLOW_HOME": str(settings.home),
+        "QAFLOW_DATABASE_URL": database_url,
+        "QAFLOW_DEFAULT_MODEL": "tiny",
+        "QAFLOW_DEFAULT_MODEL_REF": str(tiny_model_dir),
+        "QAFLOW_DEFAULT_MODEL_BACKEND": "torch",
+        "QAFLOW_SHARD_ROWS": str(SHARD_ROWS),
+        "HF_HUB_OFFLINE": "1",
+    }
+    return settings, env
 
 
 def _wait_for_done_datums(

@@ -15,15 +15,7 @@ from qaflow.reader.types import ModelSpec, ReaderOptions
 
 def load_tokenizer(spec: ModelSpec) -> Any:
     """The fast tokenizer named by ``spec.tokenizer``; raises :class:`ModelLoadError`."""
-    ref = resolve_ref(spec.tokenizer)
-    _require_existing_directory(spec, ref)
-    try:
-        with HF_LOAD_LOCK:
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(ref)
-    except Exception as exc:
-        raise _load_error(spec, spec.tokenizer, f"tokenizer: {_reason(exc)}") from exc
+    tokenizer = _from_pretrained("AutoTokenizer", spec, spec.tokenizer, "tokenizer")
     if not getattr(tokenizer, "is_fast", False):
         raise _load_error(spec, spec.tokenizer, "a fast (Rust) tokenizer is required for offsets")
     return tokenizer
@@ -69,15 +61,7 @@ def check_options_for(spec: ModelSpec, options: ReaderOptions) -> None:
     :class:`ModelLoadError` when its tokenizer or config cannot be read.
     """
     tokenizer = load_tokenizer(spec)
-    ref = resolve_ref(spec.model)
-    _require_existing_directory(spec, ref)
-    try:
-        with HF_LOAD_LOCK:
-            from transformers import AutoConfig
-
-            config = AutoConfig.from_pretrained(ref)
-    except Exception as exc:
-        raise _load_error(spec, spec.model, f"config: {_reason(exc)}") from exc
+    config = _from_pretrained("AutoConfig", spec, spec.model, "config")
     positions = getattr(config, "max_position_embeddings", None)
     check_options_fit(spec, options, tokenizer, positions if isinstance(positions, int) else None)
 
@@ -100,6 +84,20 @@ def check_options_fit(
             f"doc_stride {options.doc_stride} must be below the {room} context tokens a window "
             f"of model '{spec.name}' holds (max_seq_len - max_question_len - {specials} specials)"
         )
+
+
+def _from_pretrained(auto_class: str, spec: ModelSpec, ref: str, what: str) -> Any:
+    """``transformers.<auto_class>.from_pretrained`` of the reference, its errors as
+    :class:`ModelLoadError`. Imported under the lock: the lazy import is not thread-safe."""
+    resolved = resolve_ref(ref)
+    _require_existing_directory(spec, resolved)
+    try:
+        with HF_LOAD_LOCK:
+            import transformers
+
+            return getattr(transformers, auto_class).from_pretrained(resolved)
+    except Exception as exc:
+        raise _load_error(spec, ref, f"{what}: {_reason(exc)}") from exc
 
 
 def _require_existing_directory(spec: ModelSpec, ref: str) -> None:
