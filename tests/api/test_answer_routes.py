@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 
+from qaflow.api.errors import UNREADABLE_BODY
 from tests.api.conftest import Api
 
 CONTEXT = "The Eiffel Tower is in Paris. It was completed in 1889 by Gustave Eiffel's company."
@@ -91,4 +92,11 @@ def test_bad_bodies_are_400_and_store_nothing(api: Api) -> None:
     )
     assert not_json.status_code == 400
     assert not_json.json() == {"detail": "The request body is not valid JSON."}
+    not_utf8 = api.client.post(
+        "/answer",
+        content=b'{"question": "Wh\xffere?", "context": "Paris."}',
+        headers={"content-type": "application/json"},
+    )
+    assert not_utf8.status_code == 400
+    assert not_utf8.json() == {"detail": UNREADABLE_BODY}
     assert api.client.get("/answer", params={"start": 0, "end": 9_999_999_999}).json() == []

@@ -108,3 +108,15 @@ def test_scan_commits_incoming_files_and_rejects_bad_ones(env: dict[str, str], h
     again = run(env, "scan")
     assert again.returncode == 0, again.stderr
     assert "Nothing waiting under incoming/." in again.stdout
+
+
+def test_a_run_whose_scan_rejects_a_file_exits_2(env: dict[str, str], home: Path) -> None:
+    store = open_store_url(str(home / "storage"))
+    store.put_bytes("incoming/bad.csv", BAD_FILES["json"][0])
+
+    result = run(env, "run", "--quiet")
+
+    assert result.returncode == 2, result.stderr
+    message = " ".join(result.stderr.split())
+    assert "Rejected incoming/bad.csv (moved to rejected/): The file looks like JSON" in message
+    assert store.get_bytes("rejected/bad.csv") == BAD_FILES["json"][0]

@@ -191,6 +191,23 @@ def test_reprocess_reruns_old_data_and_the_diff_shows_changed_answers(
         assert (row.old_answer, row.old_error) != (row.new_answer, row.new_error)
 
 
+def test_a_finished_upload_keeps_its_progress_when_shard_rows_changes(runtime: Runtime) -> None:
+    uploaded = upload(runtime, question_csv(10))
+    run_pass(runtime)
+
+    update_pipeline(runtime, shard_rows=3)  # operational: same version, other row ranges
+
+    with runtime.sessions() as session:
+        status = pipeline_service.upload_status(session=session, upload_id=uploaded.id)
+    # Read from the datums its job made (three of four rows), not from a cut never run.
+    assert (status.state, status.datums_total, status.datums_done, status.progress) == (
+        "done",
+        3,
+        3,
+        1.0,
+    )
+
+
 def test_reprocess_with_other_shards_replaces_the_old_row_ranges(runtime: Runtime) -> None:
     uploaded = upload(runtime, question_csv(10))
     run_pass(runtime)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Request, Response, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qaflow.errors import (
     ConfigurationError,
@@ -19,6 +21,11 @@ from qaflow.errors import (
 )
 
 logger = logging.getLogger(__name__)
+
+_FASTAPI_BODY_ERROR = "There was an error parsing the body"
+UNREADABLE_BODY = (
+    "The request body could not be read: send JSON in UTF-8 (or, to /upload, a multipart form)."
+)
 
 _STATUS_BY_ERROR: tuple[tuple[type[QaflowError], int], ...] = (
     (NotFoundError, status.HTTP_404_NOT_FOUND),
@@ -68,3 +75,10 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=status.HTTP_400_BAD_REQUEST,
             content={"detail": describe_validation_error(exc)},
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == status.HTTP_400_BAD_REQUEST and exc.detail == _FASTAPI_BODY_ERROR:
+            # FastAPI's words for a body it could not decode (invalid UTF-8, say) name no cause.
+            return JSONResponse(status_code=exc.status_code, content={"detail": UNREADABLE_BODY})
+        return await http_exception_handler(request, exc)

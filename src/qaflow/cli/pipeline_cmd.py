@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Column, Table
 
 from qaflow.cli._common import (
+    EXIT_BAD_INPUT,
     EXIT_ERROR,
     cli_runtime,
     console,
@@ -60,7 +61,8 @@ def run(
 ) -> None:
     """One pass: commit files waiting in the bucket, run every pending job, push answers to SQL.
 
-    Exits with 1 when a job failed outright or output could not be written to SQL.
+    Exits with 1 when a job failed outright or output could not be written to SQL, and with 2
+    when the scan moved a bad file to rejected/ (as `qaflow scan` does).
     """
     with (
         cli_runtime() as runtime,
@@ -71,6 +73,8 @@ def run(
     _print_report(report)
     if report.egress_failures or any(job.state == JobState.FAILED for job in report.jobs):
         raise typer.Exit(EXIT_ERROR)
+    if report.rejected:
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def worker(executor: ExecutorOption = None, workers: WorkersOption = None) -> None:
@@ -337,6 +341,8 @@ def _print_report(report: RunReport) -> None:
         f"from {report.egressed_commits} output commits.",
         soft_wrap=True,
     )
+    for key, reason in report.rejected:
+        err_console.print(f"Rejected {key} (moved to rejected/): {reason}", soft_wrap=True)
     for commit_id, error in report.egress_failures.items():
         err_console.print(
             f"Output commit {commit_id} was not written to SQL (the next run retries it): {error}",

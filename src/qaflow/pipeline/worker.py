@@ -25,8 +25,17 @@ from qaflow.storage import ObjectStore
 
 logger = logging.getLogger(__name__)
 
-Scanner = Callable[[], int]
-"""Commits the files waiting in the bucket as uploads; returns how many it committed."""
+
+@dataclass(frozen=True)
+class ScanCounts:
+    """What a bucket scan did: files committed as uploads, and files it refused (key, why)."""
+
+    committed: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+Scanner = Callable[[], ScanCounts]
+"""Commits the files waiting in the bucket as uploads."""
 
 
 @dataclass
@@ -34,6 +43,7 @@ class RunReport:
     """What one pass did."""
 
     scanned: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # bucket keys refused, why
     planned: int = 0
     jobs: list[JobProgress] = field(default_factory=list)
     egressed_commits: int = 0
@@ -70,7 +80,8 @@ class PipelineWorker:
     def run_once(self, *, force: bool = False, stop: threading.Event | None = None) -> RunReport:
         """One pass: scan (when due, or ``force``), plan, run every claimable job, egress."""
         report = RunReport()
-        report.scanned = self._scan(force)
+        scan = self._scan(force)
+        report.scanned, report.rejected = scan.committed, scan.rejected
         report.planned = self._plan(force)
         while stop is None or not stop.is_set():
             with self._sessions() as session:
@@ -106,9 +117,9 @@ class PipelineWorker:
                 logger.exception("pipeline worker %s: pass failed; retrying", self.worker_id)
             stop.wait(self._policy.poll_s)
 
-    def _scan(self, force: bool) -> int:
+    def _scan(self, force: bool) -> ScanCounts:
         if self._scanner is None or not (force or _due(self._last_scan, self._scan_interval_s)):
-            return 0
+            return ScanCounts()
         self._last_scan = time.monotonic()
         return self._scanner()
 

@@ -14,7 +14,7 @@ from qaflow.config import ExecutorKind, Settings
 from qaflow.db import JobState
 from qaflow.pipeline.executors import create_executor
 from qaflow.pipeline.runner import ProgressCallback, RunPolicy
-from qaflow.pipeline.worker import PipelineWorker, Scanner
+from qaflow.pipeline.worker import PipelineWorker, ScanCounts, Scanner
 from qaflow.services.pipeline_schemas import UploadStatus
 from qaflow.services.pipeline_service import ensure_question_answer, upload_status
 from qaflow.services.uploads import scan_incoming
@@ -39,11 +39,11 @@ def run_policy(settings: Settings) -> RunPolicy:
 
 
 def bucket_scanner(*, session_factory: sessionmaker[Session], store: ObjectStore) -> Scanner:
-    def scan() -> int:
+    def scan() -> ScanCounts:
         report = scan_incoming(session_factory=session_factory, store=store)
         for key, reason in report.rejected:
             logger.warning("rejected %s: %s", key, reason)
-        return len(report.committed)
+        return ScanCounts(len(report.committed), list(report.rejected))
 
     return scan
 

@@ -23,6 +23,9 @@ from qaflow.pipeline.datums import DatumRef, InputFile, in_chunks, load_datums, 
 from qaflow.pipeline.spec import QUESTION_ANSWER, PipelineSpec, spec_of
 from qaflow.services.pipeline_schemas import UploadStatus
 
+# Per upload: the job that covers it, the version it runs with, and its datums.
+Planned = list[tuple[Upload, Job | None, PipelineVersion, list[DatumRef]]]
+
 
 def upload_statuses(
     *, session: Session, uploads: Sequence[Upload], pipeline: str = QUESTION_ANSWER
@@ -40,7 +43,7 @@ def upload_statuses(
     versions = _versions(session, {job.pipeline_version_id for job in jobs.values()})
     current: PipelineVersion | None = None
     specs: dict[int, PipelineSpec] = {}  # parsed once per version, not once per upload
-    planned: list[tuple[Upload, Job | None, PipelineVersion, list[DatumRef]]] = []
+    planned: Planned = []
     for upload in uploads:
         job = jobs.get(upload.commit_id)
         if job is not None:
@@ -57,6 +60,7 @@ def upload_statuses(
         refs = shard([InputFile(upload.path, upload.sha256, upload.rows)], spec) if matched else []
         planned.append((upload, job, version, refs))
     datums = load_datums(session, sorted({ref.id for *_, refs in planned for ref in refs}))
+    planned = _with_earlier_shardings(session, planned, datums, specs)
     outputs = _commits(session, {job.output_commit_id for job in jobs.values()})
     return [
         _status(
@@ -64,6 +68,60 @@ def upload_statuses(
         )
         for upload, job, version, refs in planned
     ]
+
+
+def _with_earlier_shardings(
+    session: Session, planned: Planned, datums: dict[str, Datum], specs: Mapping[int, PipelineSpec]
+) -> Planned:
+    """Uploads whose job ended with none of the datums the current ``shard_rows`` cuts: their
+    rows were cut by an earlier ``shard_rows`` (an operational setting, changed in place), so
+    their progress is read from the datums of that cut. Adds those datums to ``datums``."""
+    ended = (JobState.DONE, JobState.FAILED)
+    stale = [
+        index
+        for index, (_, job, _, refs) in enumerate(planned)
+        if job is not None and job.state in ended and refs and not any(r.id in datums for r in refs)
+    ]
+    if not stale:
+        return planned
+    found = _datums_of_contents(session, {planned[index][0].sha256 for index in stale})
+    datums.update(found)
+    fixed = list(planned)
+    for index in stale:
+        upload, job, version, refs = planned[index]
+        fixed[index] = (
+            upload,
+            job,
+            version,
+            _earlier_cut(upload, specs[version.id], found) or refs,
+        )
+    return fixed
+
+
+def _earlier_cut(
+    upload: Upload, spec: PipelineSpec, found: Mapping[str, Datum]
+) -> list[DatumRef] | None:
+    """The newest complete cut of the upload's rows into datums of ``spec`` among ``found``."""
+    firsts = sorted(
+        (d for d in found.values() if d.blob_sha256 == upload.sha256 and d.shard_start == 0),
+        key=lambda d: d.updated_at,
+        reverse=True,
+    )
+    entry = [InputFile(upload.path, upload.sha256, upload.rows)]
+    for first in firsts:
+        width = first.shard_stop - first.shard_start
+        refs = shard(entry, spec.model_copy(update={"shard_rows": max(width, 1)}))
+        if all(ref.id in found for ref in refs):
+            return refs
+    return None
+
+
+def _datums_of_contents(session: Session, shas: set[str]) -> dict[str, Datum]:
+    found: dict[str, Datum] = {}
+    for chunk in in_chunks(sorted(shas)):
+        query = select(Datum).where(Datum.blob_sha256.in_(chunk))
+        found.update({d.id: d for d in session.scalars(query)})
+    return found
 
 
 def _unread_note(upload: Upload, spec: PipelineSpec) -> str | None:
