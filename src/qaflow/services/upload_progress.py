@@ -44,6 +44,7 @@ def upload_statuses(
     current: PipelineVersion | None = None
     specs: dict[int, PipelineSpec] = {}  # parsed once per version, not once per upload
     planned: Planned = []
+    unread: dict[str, str] = {}  # upload id -> why the pipeline's glob leaves it out
     for upload in uploads:
         job = jobs.get(upload.commit_id)
         if job is not None:
@@ -55,17 +56,17 @@ def upload_statuses(
         if version.id not in specs:
             specs[version.id] = spec_of(version)
         spec = specs[version.id]
-        # A path the glob leaves out has no datums: none to wait for (see _unread_note).
-        matched = fnmatchcase(upload.path, spec.glob)
-        refs = shard([InputFile(upload.path, upload.sha256, upload.rows)], spec) if matched else []
+        refs: list[DatumRef] = []
+        if fnmatchcase(upload.path, spec.glob):
+            refs = shard([InputFile(upload.path, upload.sha256, upload.rows)], spec)
+        else:  # a path the glob leaves out has no datums: none to wait for
+            unread[upload.id] = _unread_note(upload, spec)
         planned.append((upload, job, version, refs))
     datums = load_datums(session, sorted({ref.id for *_, refs in planned for ref in refs}))
     planned = _with_earlier_shardings(session, planned, datums, specs)
     outputs = _commits(session, {job.output_commit_id for job in jobs.values()})
     return [
-        _status(
-            upload, job, refs, datums, outputs, version, _unread_note(upload, specs[version.id])
-        )
+        _status(upload, job, refs, datums, outputs, version, unread.get(upload.id))
         for upload, job, version, refs in planned
     ]
 
@@ -124,9 +125,7 @@ def _datums_of_contents(session: Session, shas: set[str]) -> dict[str, Datum]:
     return found
 
 
-def _unread_note(upload: Upload, spec: PipelineSpec) -> str | None:
-    if fnmatchcase(upload.path, spec.glob):
-        return None
+def _unread_note(upload: Upload, spec: PipelineSpec) -> str:
     return (
         f"not read: its path {upload.path!r} does not match the pipeline's glob {spec.glob!r} "
         "(change the glob, then reprocess, to read it)"
@@ -196,25 +195,29 @@ def _with_reprocess_jobs(
     session: Session, commit_ids: Sequence[str], newest: Mapping[str, Job]
 ) -> dict[str, Job]:
     """``newest``, where a newer reprocess job (scope all, over the same or a later commit of
-    the input repo) covers the upload: its results are the ones the upload now shows."""
-    reprocess = session.execute(
+    the input repo) covers the upload: its results are the ones the upload now shows.
+
+    Only the newest reprocess job can matter: reprocess runs over the input repo's HEAD, so a
+    later one never runs over an earlier commit, and covers whatever an earlier one covered.
+    """
+    latest = session.execute(
         select(Job, Commit.seq)
         .join(Commit, Commit.id == Job.input_commit_id)
         .where(Job.scope == JobScope.ALL)
-    ).all()
-    if not reprocess:
-        return dict(newest)
-    seqs: dict[str, int] = {}
+        .order_by(Job.created_at.desc(), Job.id.desc())
+        .limit(1)
+    ).first()
+    covering = dict(newest)
+    if latest is None:
+        return covering
+    reprocess, reprocess_seq = latest
     for chunk in in_chunks(commit_ids):
         rows = session.execute(select(Commit.id, Commit.seq).where(Commit.id.in_(chunk)))
-        seqs.update({commit_id: seq for commit_id, seq in rows})
-    covering = dict(newest)
-    for commit_id in commit_ids:
-        for job, seq in reprocess:
-            current = covering.get(commit_id)
-            newer = current is None or (job.created_at, job.id) > (current.created_at, current.id)
-            if seq >= seqs[commit_id] and newer:
-                covering[commit_id] = job
+        for commit_id, seq in rows:
+            own = covering.get(commit_id)
+            newer = own is None or (reprocess.created_at, reprocess.id) > (own.created_at, own.id)
+            if reprocess_seq >= seq and newer:
+                covering[commit_id] = reprocess
     return covering
 
 
