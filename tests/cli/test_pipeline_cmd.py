@@ -102,7 +102,8 @@ def test_a_model_change_with_reprocess_and_the_diff(env: dict[str, str], tmp_pat
     diff = json.loads(ok(env, "diff", old["id"], new["id"], "--json"))
     assert len(diff["changed_files"]) == 3
     assert diff["changed_rows"]
-    table = " ".join(ok(env, "diff", old["id"], new["id"]).split())
+    # Like git, a unique leading part of an id is enough.
+    table = " ".join(ok(env, "diff", old["id"][:7], new["id"][:7]).split())
     assert "3 files changed" in table
 
 
@@ -112,7 +113,7 @@ def test_a_model_change_with_reprocess_and_the_diff(env: dict[str, str], tmp_pat
         (("export", "nope", "-o", "x.csv"), "Upload 'nope' not found."),
         (("pipeline", "jobs", "--state", "sleeping"), "state must be"),
         (("run", "--executor", "spark"), "executor must be local or ray"),
-        (("diff", "a", "b"), "Commit 'a' not found."),
+        (("diff", "a", "b"), "Commit 'a' not found (give the full id or at least 4"),
         (("pipeline", "update", "--trigger", "hourly"), "trigger: Input should be"),
     ],
 )

@@ -13,6 +13,7 @@ from qaflow.versioning import (
     commit_changes,
     create_commit,
     ensure_repo,
+    find_commit,
     get_commit,
     get_repo,
     head_files,
@@ -78,6 +79,25 @@ def test_commits_are_numbered_and_chained(
     assert latest.id == commits[2].id
     with pytest.raises(NotFoundError, match="missing"):
         get_commit(session=session, commit_id="missing")
+
+
+def test_find_commit_takes_a_unique_prefix_like_git(session: Session, repo: Repo) -> None:
+    ids = ["abcd" + "0" * 28, "abcd" + "1" * 28, "abce" + "2" * 28]
+    for seq, commit_id in enumerate(ids, start=1):
+        session.add(Commit(id=commit_id, repo_id=repo.id, seq=seq, origin=CommitOrigin.UPLOAD))
+    session.commit()
+
+    assert find_commit(session=session, ref=ids[1]).id == ids[1]
+    assert find_commit(session=session, ref="abce").id == ids[2]
+    assert find_commit(session=session, ref="ABCD1").id == ids[1]
+    with pytest.raises(InvalidInputError, match=r"ambiguous.*abcd0+, abcd1+"):
+        find_commit(session=session, ref="abcd")
+    with pytest.raises(NotFoundError, match="at least 4"):
+        find_commit(session=session, ref="abc")
+    with pytest.raises(NotFoundError, match="at least 4"):
+        find_commit(session=session, ref="abcd%")
+    with pytest.raises(NotFoundError, match="'abcf' not found"):
+        find_commit(session=session, ref="abcf")
 
 
 def test_each_repo_counts_its_own_commits(

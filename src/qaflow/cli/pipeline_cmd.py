@@ -254,8 +254,12 @@ def commits(
 
 
 def diff(
-    from_commit: Annotated[str, typer.Argument(help="The older output commit.")],
-    to_commit: Annotated[str, typer.Argument(help="The newer output commit.")],
+    from_commit: Annotated[
+        str, typer.Argument(help="The older output commit (id or a unique leading part).")
+    ],
+    to_commit: Annotated[
+        str, typer.Argument(help="The newer output commit (id or a unique leading part).")
+    ],
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="Most rows to list.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:

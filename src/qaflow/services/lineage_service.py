@@ -18,7 +18,7 @@ from qaflow.services.pipeline_schemas import (
     RowChangePublic,
 )
 from qaflow.storage import ObjectStore
-from qaflow.versioning import commit_changes, get_commit, get_repo, latest_commit, list_commits
+from qaflow.versioning import commit_changes, find_commit, get_repo, latest_commit, list_commits
 
 
 def list_repos(*, session: Session) -> list[RepoPublic]:
@@ -57,7 +57,7 @@ def repo_commits(
 
 def commit_detail(*, session: Session, commit_id: str) -> CommitDetail:
     """A commit, its changes and, for pipeline output, the pipeline version and model."""
-    commit = get_commit(session=session, commit_id=commit_id)
+    commit = find_commit(session=session, ref=commit_id)
     repo = session.get_one(Repo, commit.repo_id)
     files = [
         CommitFilePublic(path=f.path, op=f.op.value, blob_sha256=f.blob_sha256, size=f.size)
@@ -77,11 +77,11 @@ def diff_commits(
     *, session: Session, store: ObjectStore, from_id: str, to_id: str, limit: int = 1000
 ) -> DiffPublic:
     """Rows whose answer differs between two commits of one output repo."""
-    old = get_commit(session=session, commit_id=from_id)
-    new = get_commit(session=session, commit_id=to_id)
+    old = find_commit(session=session, ref=from_id)
+    new = find_commit(session=session, ref=to_id)
     if old.repo_id != new.repo_id:
         raise InvalidInputError(
-            f"Commits {from_id} and {to_id} belong to different repos; diff compares one repo."
+            f"Commits {old.id} and {new.id} belong to different repos; diff compares one repo."
         )
     repo = session.get_one(Repo, old.repo_id)
     if repo.kind != RepoKind.OUTPUT:

@@ -8,6 +8,7 @@ from qaflow.versioning.blobs import BLOB_PREFIX, blob_key, store_blob_bytes, sto
 from qaflow.versioning.commits import (
     commit_changes,
     create_commit,
+    find_commit,
     get_commit,
     head_files,
     latest_commit,
@@ -25,6 +26,7 @@ __all__ = [
     "diff_trees",
     "ensure_repo",
     "files_at",
+    "find_commit",
     "get_commit",
     "get_repo",
     "head_files",

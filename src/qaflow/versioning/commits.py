@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
@@ -14,6 +15,8 @@ from qaflow.errors import InvalidInputError, NotFoundError
 from qaflow.storage import validate_key
 from qaflow.versioning._sql import lock_repo
 
+MIN_PREFIX = 4
+_HEX = re.compile(r"[0-9a-f]+")
 # Bound on bound parameters per IN (...) query; SQLite allows 32766, PostgreSQL 65535.
 _IN_CHUNK = 500
 
@@ -82,6 +85,39 @@ def get_commit(*, session: Session, commit_id: str) -> Commit:
     if commit is None:
         raise NotFoundError(f"Commit '{commit_id}' not found.")
     return commit
+
+
+def find_commit(*, session: Session, ref: str) -> Commit:
+    """The commit whose id is ``ref`` or, as in git, the one commit whose id starts with it.
+
+    A prefix needs at least ``MIN_PREFIX`` hex digits; InvalidInputError when several commits
+    share it, NotFoundError when none has it.
+    """
+    exact = session.get(Commit, ref)
+    if exact is not None:
+        return exact
+    prefix = ref.lower()
+    if len(prefix) < MIN_PREFIX or not _HEX.fullmatch(prefix):
+        raise NotFoundError(
+            f"Commit '{ref}' not found (give the full id or at least {MIN_PREFIX} of its "
+            "leading hex digits)."
+        )
+    # Ids are lower-case hex, so the prefix range is exact and needs no LIKE escaping.
+    query = (
+        select(Commit)
+        .where(Commit.id >= prefix, Commit.id < prefix + "g")
+        .order_by(Commit.id)
+        .limit(2)
+    )
+    matches = list(session.scalars(query))
+    if not matches:
+        raise NotFoundError(f"Commit '{ref}' not found.")
+    if len(matches) > 1:
+        raise InvalidInputError(
+            f"Commit prefix '{ref}' is ambiguous: {matches[0].id}, {matches[1].id}, ... "
+            "give more digits."
+        )
+    return matches[0]
 
 
 def commit_changes(*, session: Session, commit: Commit) -> list[CommitFile]:

@@ -167,7 +167,8 @@ def get_repo_commits(
 
 @router.get("/commits/{commit_id}", response_model=CommitDetail)
 def get_commit(commit_id: str, session: SessionDep) -> CommitDetail:
-    """A commit, its changes and its provenance (input commit, job, pipeline version, model)."""
+    """A commit (id or unique prefix), its changes and its provenance (input commit, job,
+    pipeline version, model)."""
     return lineage_service.commit_detail(session=session, commit_id=commit_id)
 
 
@@ -175,8 +176,12 @@ def get_commit(commit_id: str, session: SessionDep) -> CommitDetail:
 def get_diff(
     session: SessionDep,
     state: StateDep,
-    from_commit: Annotated[str, Query(alias="from", description="The older output commit.")],
-    to_commit: Annotated[str, Query(alias="to", description="The newer output commit.")],
+    from_commit: Annotated[
+        str, Query(alias="from", description="The older output commit: id or unique prefix.")
+    ],
+    to_commit: Annotated[
+        str, Query(alias="to", description="The newer output commit: id or unique prefix.")
+    ],
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
 ) -> DiffPublic:
     """Rows whose answer changed between two commits of a pipeline's output repo."""
