@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ExecutorKind = Literal["local", "ray"]
-# The same names as qaflow.reader.Backend; config sits below the reader, so it spells them out.
+# The runtimes a model can run on; the one spelling (qaflow.reader.Backend is this alias).
 ModelRuntime = Literal["torch", "onnx", "onnx-int8"]
 
 DEFAULT_MODEL_NAME = "minilm-squad"

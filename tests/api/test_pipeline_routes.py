@@ -172,7 +172,7 @@ def test_before_the_pipeline_runs_an_upload_is_queued(api: Api) -> None:
     [
         ("GET", "/uploads/nope", None, 404, "Upload 'nope' not found."),
         ("GET", "/jobs/nope", None, 404, "Job 'nope' not found."),
-        ("GET", "/commits/nope", None, 404, "Commit 'nope' not found."),
+        ("GET", "/commits/nope", None, 404, "Commit 'nope' not found (give the full id"),
         ("GET", "/repos/nope/commits", None, 404, "Repo 'nope' not found."),
         ("GET", "/pipelines/nope", None, 404, "Pipeline 'nope' not found."),
         ("GET", "/jobs?state=sleeping", None, 400, "Invalid request"),

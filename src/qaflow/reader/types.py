@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
+from qaflow.config import ModelRuntime
 from qaflow.errors import ConfigurationError
 
-Backend = Literal["torch", "onnx", "onnx-int8"]
+Backend = ModelRuntime
 
 
 @dataclass(frozen=True, slots=True)

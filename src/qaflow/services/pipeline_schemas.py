@@ -7,11 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from qaflow.pipeline.spec import TriggerKind
 from qaflow.services.schemas import reject_nul
 
 JobStateName = Literal["queued", "running", "done", "failed"]
 JobScopeName = Literal["changes", "all"]
-TriggerName = Literal["commit", "cron"]
+TriggerName = TriggerKind
 
 
 class PipelineVersionPublic(BaseModel):

@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-BackendName = Literal["torch", "onnx", "onnx-int8"]
+from qaflow.reader import Backend
+
+BackendName = Backend
 SourceName = Literal["online", "batch"]
 
 

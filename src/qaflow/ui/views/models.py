@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
@@ -12,7 +14,7 @@ from qaflow.ui.client import ApiClient
 from qaflow.ui.formatting import md_text
 from qaflow.ui.views.common import default_model_name, show_error
 
-BACKENDS: list[BackendName] = ["torch", "onnx", "onnx-int8"]
+BACKENDS: list[BackendName] = list(get_args(BackendName))
 NOTICE_KEY = "models_notice"
 
 
