@@ -82,11 +82,21 @@ def test_bad_bodies_are_400_and_store_nothing(api: Api) -> None:
         ({"question": "Where?", "context": ""}, "context"),
         ({"question": 42, "context": CONTEXT}, "question"),
         ({"question": "Where\u0000?", "context": CONTEXT}, "must not contain NUL"),
+        # Not ignored: the client believes it chose the model or sent that field.
+        (
+            {"question": "Where?", "context": CONTEXT, "model": "other"},
+            "name a model with ?model=NAME",
+        ),
+        (
+            {"question": "Where?", "context": CONTEXT, "top_k": 3},
+            "'top_k' is not a field of this request",
+        ),
     ]
     for body, expected in cases:
         response = api.client.post("/answer", json=body)
         assert response.status_code == 400, body
         assert expected in response.json()["detail"], response.json()
+        assert "Value error" not in response.json()["detail"]
     not_json = api.client.post(
         "/answer", content=b"{not json", headers={"content-type": "application/json"}
     )

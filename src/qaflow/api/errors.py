@@ -27,6 +27,9 @@ UNREADABLE_BODY = (
     "The request body could not be read: send JSON in UTF-8 (or, to /upload, a multipart form)."
 )
 
+# Pydantic's wording for a validator's own ValueError; the validator's sentence says enough.
+_VALUE_ERROR_PREFIX = "Value error, "
+
 _STATUS_BY_ERROR: tuple[tuple[type[QaflowError], int], ...] = (
     (NotFoundError, status.HTTP_404_NOT_FOUND),
     (ConflictError, status.HTTP_400_BAD_REQUEST),
@@ -51,9 +54,11 @@ def describe_validation_error(exc: RequestValidationError) -> str:
         if error.get("type") == "json_invalid":
             return "The request body is not valid JSON."
         location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-        message = str(error.get("msg", "invalid value"))
+        message = str(error.get("msg", "invalid value")).removeprefix(_VALUE_ERROR_PREFIX)
         if error.get("type") == "missing" and location:
             problems.append(f"'{location}' is required")
+        elif error.get("type") == "extra_forbidden" and location:
+            problems.append(f"'{location}' is not a field of this request")
         elif location:
             problems.append(f"'{location}': {message}")
         else:

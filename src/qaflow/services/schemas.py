@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qaflow.reader import Backend
 
@@ -52,6 +52,10 @@ class ModelPublic(BaseModel):
 class AnswerCreate(BaseModel):
     """One question about one context."""
 
+    # A misspelt or misplaced field (``"model": ...`` in the body) must not be silently ignored:
+    # the answer would come from another model than the client believes.
+    model_config = ConfigDict(extra="forbid")
+
     question: str = Field(min_length=1, max_length=10_000)
     context: str = Field(min_length=1, max_length=2_000_000)
 
@@ -61,6 +65,13 @@ class AnswerCreate(BaseModel):
         if not value.strip():
             raise ValueError("must not be blank")
         return reject_nul(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_goes_in_the_query(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "model" in data:
+            raise ValueError("the body takes question and context; name a model with ?model=NAME")
+        return data
 
 
 class AnswerPublic(BaseModel):
