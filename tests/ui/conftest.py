@@ -25,17 +25,17 @@ class UiApi:
 
 
 def ui_settings(home: Path, tiny_model_dir: Path, **overrides: object) -> Settings:
-    return Settings(
-        home=home,
-        database_url=f"sqlite:///{home / 'qaflow.db'}",
-        default_model="tiny",
-        default_model_ref=str(tiny_model_dir),
-        default_model_backend="torch",
-        batch_wait_ms=5,
-        embedded_worker=True,  # uploads are answered by the API's own pipeline worker
-        worker_poll_s=0.2,
-        **overrides,  # type: ignore[arg-type]
-    )
+    values: dict[str, object] = {
+        "home": home,
+        "database_url": f"sqlite:///{home / 'qaflow.db'}",
+        "default_model": "tiny",
+        "default_model_ref": str(tiny_model_dir),
+        "default_model_backend": "torch",
+        "batch_wait_ms": 5,
+        "embedded_worker": True,  # uploads are answered by the API's own pipeline worker
+        "worker_poll_s": 0.2,
+    }
+    return Settings(**{**values, **overrides})  # type: ignore[arg-type]
 
 
 @pytest.fixture

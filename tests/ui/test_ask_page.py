@@ -73,6 +73,8 @@ def test_api_down_is_a_readable_message(stopped_api_url: str, open_page: PageRun
     assert not page.exception
     (error,) = page.error
     assert error.value.startswith(f"Cannot reach the qaflow API at {stopped_api_url}: ")
+    # The form is drawn all the same: what is typed survives until the API is back.
+    assert page.text_input(key="ask_question") is not None
 
 
 def test_an_api_stopped_while_the_page_is_open_is_a_readable_message(
@@ -86,4 +88,30 @@ def test_an_api_stopped_while_the_page_is_open_is_a_readable_message(
     _ask(page, "Where is the tower?", CONTEXT)
 
     assert not page.exception
-    assert [e.value.split(": ")[0] for e in page.error] == [f"Cannot reach the qaflow API at {url}"]
+    # Listing the models and answering both failed; the form still holds what was typed.
+    assert {e.value.split(": ")[0] for e in page.error} == {f"Cannot reach the qaflow API at {url}"}
+    assert page.text_input(key="ask_question").value == "Where is the tower?"
+    assert page.text_area(key="ask_context").value == CONTEXT
+
+
+def test_a_model_deleted_after_it_was_chosen_is_not_replaced_unnoticed(
+    ui_api: UiApi, open_page: PageRunner
+) -> None:
+    added = ui_api.client.put(
+        "/models",
+        json={"name": "gone", "model": str(ui_api.model_dir), "tokenizer": str(ui_api.model_dir)},
+    )
+    assert added.status_code == 200, added.text
+    page = open_page("ask")
+    page.selectbox(key="ask_model").select("gone")
+    assert ui_api.client.delete("/models", params={"model": "gone"}).status_code == 200
+
+    _ask(page, "Where is the tower?", CONTEXT)
+
+    assert not page.exception
+    assert page.selectbox(key="ask_model").value == "gone"
+    assert "gone (no longer listed)" in page.selectbox(key="ask_model").options
+    (error,) = page.error
+    assert "gone" in error.value
+    assert "not found" in error.value.lower()
+    assert ui_api.client.get("/answer", params={"start": 0, "end": 2**31}).json() == []

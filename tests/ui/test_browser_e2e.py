@@ -107,9 +107,9 @@ def test_upload_a_csv_and_see_its_answers(
     _open(page, f"{web_app}/upload", "Upload questions")
 
     page.locator("input[type=file]").set_input_files([str(csv_path), str(bad_path)])
-    # The primary button, not the file uploader's own "Upload" (browse) button, which some
-    # Streamlit states label the same; click() waits until the attached files enable it.
-    page.get_by_test_id("stBaseButton-primary").filter(has_text="Upload").click()
+    # Named apart from the file uploader's own "Upload" (browse) button; click() waits until
+    # the attached files enable it.
+    page.get_by_role("button", name="Send to the pipeline").click()
 
     page.get_by_text("bad.csv was not stored").wait_for()
     page.get_by_text("Download answers (CSV)").wait_for(timeout=JOB_TIMEOUT_MS)
@@ -126,9 +126,8 @@ def test_add_and_delete_a_model(
     page.get_by_role("button", name="Add model").click()
     page.get_by_text("Model 'tiny-copy' added.").wait_for()
 
-    _choose(page, "Model to delete", "tiny")
-    page.get_by_role("button", name="Delete model").click()
-    page.get_by_text("Model 'tiny' is the default model and cannot be deleted.").wait_for()
+    # The default model is not offered for deletion; the page says why.
+    page.get_by_text("The default model, 'tiny', cannot be deleted.").wait_for()
     _shoot(page, shots, "models")
 
     _choose(page, "Model to delete", "tiny-copy")

@@ -19,6 +19,7 @@ from qaflow.ui.formatting import (
     frame_csv,
     highlight_answer_html,
     md_text,
+    plural,
     provenance_dot,
     results_frame,
     uploads_in,
@@ -101,6 +102,54 @@ def test_durations() -> None:
     assert duration_text(T0, T0 + timedelta(seconds=1.25)) == "1.2 s"
     assert duration_text(T0, T0 + timedelta(seconds=125)) == "2 min 5 s"
     assert duration_text(T0, None, T0 + timedelta(hours=2, minutes=3)) == "2 h 3 min (running)"
+
+
+def test_md_text_leaves_web_addresses_whole() -> None:
+    text = "See https://hf.co/docs/inst_all#offline-mode. Or (http://a.b/c_d), #1 *not* bold."
+
+    assert md_text(text) == (
+        r"See https://hf.co/docs/inst_all#offline-mode. Or (http://a.b/c_d), \#1 \*not\* bold."
+    )
+
+
+def test_plural() -> None:
+    assert [plural(n, "row") for n in (0, 1, 2, 1000)] == [
+        "0 rows",
+        "1 row",
+        "2 rows",
+        "1,000 rows",
+    ]
+
+
+def test_results_frame_prefixes_result_columns_the_upload_also_has() -> None:
+    row = {
+        "row_index": 0,
+        "question": "q",
+        "context": "c",
+        "answer": "model's",
+        "score": 0.5,
+        "start": 0,
+        "end": 1,
+        "error": None,
+        "extra": {"answer": "gold", "score": "1"},
+    }
+
+    frame = results_frame([row])
+
+    assert list(frame.columns) == [
+        "row_index",
+        "answer",
+        "score",
+        "question",
+        "context",
+        "qaflow_answer",
+        "qaflow_score",
+        "start",
+        "end",
+        "error",
+    ]
+    assert frame.loc[0, "answer"] == "gold"
+    assert frame.loc[0, "qaflow_answer"] == "model's"
 
 
 def test_results_frame_puts_the_uploads_columns_after_the_row_number() -> None:

@@ -65,14 +65,39 @@ def test_a_model_that_cannot_load_shows_the_apis_message(
     assert _listed(page) == ["tiny"]
 
 
-def test_deleting_the_default_shows_why_it_cannot(ui_api: UiApi, open_page: PageRunner) -> None:
+def test_the_default_is_not_offered_for_deletion(ui_api: UiApi, open_page: PageRunner) -> None:
     page = open_page("models")
-    _delete(page, "tiny")
 
-    assert [e.value for e in page.error] == [
-        "Model 'tiny' is the default model and cannot be deleted."
-    ]
-    assert _listed(page) == ["tiny"]
+    assert "The default model, 'tiny', cannot be deleted." in [c.value for c in page.caption]
+    assert "No other model is registered." in [c.value for c in page.caption]
+    assert not any(b.label == "Delete model" for b in page.button)
+
+    _add(page, "tiny-copy", str(ui_api.model_dir))
+
+    assert page.selectbox(key="models_delete_name").options == ["tiny-copy"]
+
+
+def test_adding_a_name_again_says_it_was_updated(ui_api: UiApi, open_page: PageRunner) -> None:
+    page = open_page("models")
+    _add(page, "tiny-copy", str(ui_api.model_dir))
+    _add(page, "tiny-copy", str(ui_api.model_dir))
+
+    assert [s.value for s in page.success] == ["Model 'tiny-copy' updated."]
+    assert _listed(page) == ["tiny", "tiny-copy"]
+
+
+def test_an_api_outage_keeps_what_was_typed(
+    tmp_path: Path, tiny_model_dir: Path, open_page: PageRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with live_api(ui_settings(tmp_path / "home", tiny_model_dir)) as url:
+        monkeypatch.setenv("QAFLOW_API_URL", url)
+        page = open_page("models")
+    _add(page, "later", str(tiny_model_dir))  # the API is gone
+
+    assert not page.exception
+    assert {e.value.split(": ")[0] for e in page.error} == {f"Cannot reach the qaflow API at {url}"}
+    assert page.text_input(key="models_add_name").value == "later"
+    assert page.text_input(key="models_add_model").value == str(tiny_model_dir)
 
 
 def test_the_api_token_is_sent_and_a_wrong_one_reported(
@@ -85,7 +110,10 @@ def test_the_api_token_is_sent_and_a_wrong_one_reported(
         page = open_page("models")
         _add(page, "tiny-copy", str(tiny_model_dir))
         assert [e.value for e in page.error] == [
-            md_text("Missing or invalid API token: send 'Authorization: Bearer <token>'.")
+            md_text(
+                "The qaflow API refused this app's token (HTTP 401): start the web app with "
+                "QAFLOW_API_TOKEN set to the API's token."
+            )
         ]
 
         monkeypatch.setenv("QAFLOW_API_TOKEN", "s3cret")

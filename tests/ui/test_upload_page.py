@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from qaflow.errors import QaflowError
 from qaflow.services.pipeline_schemas import UploadStatus
 from qaflow.ui import client as ui_client
 from qaflow.ui.client import ApiClient
 from qaflow.ui.views import upload as upload_view
-from tests.ui.conftest import PageRunner, UiApi
+from tests.support.live_server import live_api
+from tests.ui.conftest import PageRunner, UiApi, ui_settings
 
 GOOD_CSV = (
     b"id,question,context\n"
@@ -26,7 +30,7 @@ WAIT_S = 120.0
 def _upload(page: AppTest, *files: tuple[str, bytes]) -> None:
     page.get("file_uploader")[0].set_value([(name, data, "text/csv") for name, data in files])
     page.run()
-    next(b for b in page.button if b.label == "Upload").click().run()
+    next(b for b in page.button if b.label == "Send to the pipeline").click().run()
 
 
 @pytest.fixture
@@ -148,3 +152,57 @@ def test_api_down_is_a_readable_message(stopped_api_url: str, open_page: PageRun
 
     assert not page.exception
     assert [e.value.split(":")[0] for e in page.error] == ["Cannot reach the qaflow API at http"]
+
+
+def test_the_results_follow_the_newest_upload(ui_api: UiApi, open_page: PageRunner) -> None:
+    page = open_page("upload")
+    _upload(page, ("first.csv", GOOD_CSV))
+    _wait_for_results(page)
+    _upload(page, ("second.csv", GOOD_CSV + b"4,Who?,Ada.\n"))
+
+    newest = ui_api.client.get("/uploads").json()[0]
+    assert newest["filename"] == "second.csv"
+    assert page.selectbox(key=upload_view.RESULTS_KEY).value == newest["id"]
+
+
+def test_uploads_in_work_are_followed_in_a_new_session(
+    tmp_path: Path, tiny_model_dir: Path, open_page: PageRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No pipeline worker: the upload stays queued while the page is looked at.
+    settings = ui_settings(tmp_path / "home", tiny_model_dir, embedded_worker=False)
+    with live_api(settings) as url:
+        monkeypatch.setenv("QAFLOW_API_URL", url)
+        made = httpx.post(
+            f"{url}/upload", files={"file": ("elsewhere.csv", GOOD_CSV, "text/csv")}, timeout=60
+        )
+        assert made.status_code == 200, made.text
+        page = open_page("upload")  # a reload: a new session with nothing of its own
+
+    assert not page.exception
+    assert page.subheader[0].value == "Progress"
+    (label,) = _progress_labels(page)
+    assert label.split("**")[1] == "elsewhere.csv"
+    assert " — queued (" in label
+
+
+def test_progress_polling_survives_an_api_outage(stopped_api_url: str) -> None:
+    # The timed reruns of the progress fragment run outside the page's error handling.
+    def progress_only(url: str) -> None:
+        from qaflow.ui.client import ApiClient
+        from qaflow.ui.views import upload
+
+        upload._progress(ApiClient(url), ["0123456789abcdef"])
+
+    page = AppTest.from_function(progress_only, args=(stopped_api_url,), default_timeout=60).run()
+
+    assert not page.exception
+    (error,) = page.error
+    assert error.value.startswith(f"Cannot reach the qaflow API at {stopped_api_url}")
+    assert "Trying again every second." in [c.value for c in page.caption]
+
+
+def test_a_failed_download_is_an_error_not_a_file(stopped_api_url: str) -> None:
+    fetch = upload_view._csv_download(ApiClient(stopped_api_url), "0123456789abcdef")
+
+    with pytest.raises(QaflowError, match="Cannot reach the qaflow API"):
+        fetch()

@@ -260,6 +260,12 @@ def _describe_failure(method: str, path: str, response: httpx.Response) -> str:
         return f"The qaflow API answered {method} {path} with HTTP {response.status_code}."
     if response.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
         return f"The qaflow API failed (HTTP {response.status_code}): {detail}"
+    if response.status_code == httpx.codes.UNAUTHORIZED:
+        # The API's wording is for HTTP clients; here the token comes from the environment.
+        return (
+            "The qaflow API refused this app's token (HTTP 401): start the web app with "
+            "QAFLOW_API_TOKEN set to the API's token."
+        )
     return detail
 
 

@@ -6,6 +6,7 @@ Nothing here touches Streamlit, so it is tested directly.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -25,11 +26,26 @@ CONTEXT_STYLE = (
 
 # Characters Markdown (and Streamlit's $...$ math) would interpret in text from the API.
 _MARKDOWN_SPECIALS = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>#|$~"})
+# An address ends before white space, quotes, brackets and trailing punctuation.
+_URL = re.compile(r"https?://[^\s<>\"'`()\[\]]*[^\s<>\"'`()\[\].,;:!?]")
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``1,000 rows``."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def md_text(text: str) -> str:
-    """``text`` escaped to show literally inside Streamlit Markdown."""
-    return text.translate(_MARKDOWN_SPECIALS)
+    """``text`` escaped to show literally inside Streamlit Markdown; web addresses in it stay
+    links (escaping inside one would change where it leads)."""
+    parts = []
+    last = 0
+    for match in _URL.finditer(text):
+        parts.append(text[last : match.start()].translate(_MARKDOWN_SPECIALS))
+        parts.append(match.group())  # Streamlit's Markdown (GFM) links a bare address itself
+        last = match.end()
+    parts.append(text[last:].translate(_MARKDOWN_SPECIALS))
+    return "".join(parts)
 
 
 def highlight_answer_html(context: str, start: int | None, end: int | None) -> str:
@@ -85,6 +101,7 @@ def answers_frame(answers: Sequence[AnswerPublic], tz: tzinfo) -> pd.DataFrame:
 
 
 RESULT_COLUMNS = ["question", "context", "answer", "score", "start", "end", "error"]
+RESULT_PREFIX = "qaflow_"
 
 
 def results_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -94,9 +111,12 @@ def results_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     if frame.empty:
         return frame
     extra = pd.json_normalize([row.get("extra") or {} for row in rows])
-    own = [c for c in extra.columns if c not in frame.columns]
     known = [c for c in ["row_index", *RESULT_COLUMNS] if c in frame.columns]
-    return pd.concat([frame[known[:1]], extra[own], frame[known[1:]]], axis=1)
+    # As in the CSV download: a result column whose name the upload uses gets a prefix.
+    results = frame[known[1:]].rename(
+        columns={c: f"{RESULT_PREFIX}{c}" for c in known[1:] if c in extra.columns}
+    )
+    return pd.concat([frame[known[:1]], extra, results], axis=1)
 
 
 def frame_csv(frame: pd.DataFrame) -> bytes:

@@ -12,6 +12,7 @@ from qaflow.services.schemas import AnswerPublic
 from qaflow.ui.client import ApiClient
 from qaflow.ui.formatting import highlight_answer_html
 from qaflow.ui.views.common import (
+    API_DEFAULT,
     browser_timezone,
     chosen_model,
     model_choices,
@@ -20,13 +21,15 @@ from qaflow.ui.views.common import (
 )
 
 HISTORY_KEY = "ask_answers"
+MODEL_KEY = "ask_model"
+OFFERED_KEY = "ask_models_offered"
 HISTORY_SHOWN = 20
 
 
 def render(client: ApiClient) -> None:
     st.title("Ask a question")
     st.caption("The answer is a span of the context; it is marked where the model found it.")
-    choices = model_choices(client.list_models())
+    choices, listed = _model_options(client)
     answers: list[AnswerPublic] = st.session_state.setdefault(HISTORY_KEY, [])
     with st.form("ask_form"):
         question = st.text_input("Question", key="ask_question")
@@ -36,7 +39,14 @@ def render(client: ApiClient) -> None:
             key="ask_context",
             placeholder="Paste the text that holds the answer.",
         )
-        model = st.selectbox("Model", choices, format_func=model_label, key="ask_model")
+        model = st.selectbox(
+            "Model",
+            choices,
+            format_func=lambda name: (
+                model_label(name) + ("" if name in listed else " (no longer listed)")
+            ),
+            key=MODEL_KEY,
+        )
         submitted = st.form_submit_button("Answer", type="primary", icon=":material/send:")
     answered = submitted and _ask(client, question, context, model)
     # After a failed attempt only its message shows, not an older answer that looks like its.
@@ -44,6 +54,25 @@ def render(client: ApiClient) -> None:
         _show_answer(answers[0])
     if answers:
         _show_session_answers(answers)
+
+
+def _model_options(client: ApiClient) -> tuple[list[str], set[str]]:
+    """The models to offer, and those of them the API lists now.
+
+    The form is drawn even when the API cannot list them, so what was typed survives an outage
+    (Streamlit drops the state of widgets a run does not draw). Options never shrink within a
+    session: a model deleted after it was chosen stays chosen, and asking with it says it is
+    gone, where the box falling back to its first option would answer with another model.
+    """
+    try:
+        listed = model_choices(client.list_models())
+    except QaflowError as exc:
+        show_error(exc)
+        listed = [API_DEFAULT]
+    offered: list[str] = st.session_state.setdefault(OFFERED_KEY, [])
+    choices = [*listed, *(name for name in offered if name not in listed)]
+    st.session_state[OFFERED_KEY] = choices
+    return choices, set(listed)
 
 
 def _ask(client: ApiClient, question: str, context: str, model: str | None) -> bool:

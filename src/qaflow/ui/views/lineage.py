@@ -11,7 +11,14 @@ import streamlit as st
 from qaflow.errors import QaflowError
 from qaflow.services.pipeline_schemas import CommitDetail, CommitPublic
 from qaflow.ui.client import ApiClient, ApiRequestError
-from qaflow.ui.formatting import JobChain, Provenance, duration_text, provenance_dot, short_id
+from qaflow.ui.formatting import (
+    JobChain,
+    Provenance,
+    duration_text,
+    plural,
+    provenance_dot,
+    short_id,
+)
 from qaflow.ui.views.common import browser_timezone, show_error
 
 PIPELINE = "question_answer"
@@ -187,7 +194,8 @@ def _diff(client: ApiClient) -> None:
         st.success("No answer changed between these commits.", icon=":material/check_circle:")
         return
     more = " (the first ones)" if diff.truncated else ""
-    st.markdown(f"**{len(diff.changed_rows):,} rows whose answer changed**{more}")
+    changed = plural(len(diff.changed_rows), "row")
+    st.markdown(f"**{changed} whose answer changed**{more}")
     st.dataframe(
         pd.DataFrame([r.model_dump() for r in diff.changed_rows]),
         hide_index=True,

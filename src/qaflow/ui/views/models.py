@@ -24,7 +24,13 @@ def render(client: ApiClient) -> None:
         "Registered models answer questions by name; the default answers when none is named."
     )
     _show_notice()
-    models = client.list_models()
+    try:
+        models = client.list_models()
+    except QaflowError as exc:
+        # The add form is still drawn, so what was typed into it survives an outage.
+        show_error(exc)
+        _add_form(client, set())
+        return
     default = default_model_name(models)
     frame = pd.DataFrame(
         [
@@ -46,9 +52,9 @@ def render(client: ApiClient) -> None:
     )
     add_col, delete_col = st.columns(2, gap="large")
     with add_col:
-        _add_form(client)
+        _add_form(client, {m.name for m in models})
     with delete_col:
-        _delete_form(client, [m.name for m in models], default)
+        _delete_form(client, [m.name for m in models if m.name != default], default)
 
 
 def _show_notice() -> None:
@@ -61,7 +67,7 @@ ADD_FIELDS = ("models_add_name", "models_add_model", "models_add_tokenizer")
 CLEAR_KEY = "models_add_clear"
 
 
-def _add_form(client: ApiClient) -> None:
+def _add_form(client: ApiClient, existing: set[str]) -> None:
     st.subheader("Add a model")
     if st.session_state.pop(CLEAR_KEY, False):
         # Only possible before the widgets exist in this run: the last add succeeded.
@@ -92,16 +98,20 @@ def _add_form(client: ApiClient) -> None:
     except QaflowError as exc:
         show_error(exc)
         return
-    st.session_state[NOTICE_KEY] = f"Model '{entry.name}' added."
+    done = "updated" if entry.name in existing else "added"  # PUT replaces an entry by name
+    st.session_state[NOTICE_KEY] = f"Model '{entry.name}' {done}."
     st.session_state[CLEAR_KEY] = True
     st.rerun()
 
 
 def _delete_form(client: ApiClient, names: list[str], default: str | None) -> None:
     st.subheader("Delete a model")
-    name = st.selectbox("Model to delete", names, key="models_delete_name")
     if default:
         st.caption(f"The default model, '{default}', cannot be deleted.")
+    if not names:
+        st.caption("No other model is registered.")
+        return
+    name = st.selectbox("Model to delete", names, key="models_delete_name")
     if not st.button("Delete model", icon=":material/delete:", disabled=name is None):
         return
     assert name is not None

@@ -12,10 +12,11 @@ from qaflow.errors import QaflowError
 from qaflow.services.pipeline_schemas import UploadStatus
 from qaflow.services.upload_schemas import UploadWithStatus
 from qaflow.ui.client import ApiClient
-from qaflow.ui.formatting import md_text, results_frame, short_id
+from qaflow.ui.formatting import md_text, plural, results_frame, short_id
 from qaflow.ui.views.common import browser_timezone, show_error
 
 TRACKED_KEY = "upload_tracked"  # upload ids of this session, newest first
+RESULTS_KEY = "upload_results_choice"
 NOTICES_KEY = "upload_notices"  # the outcome of the last "Upload" click
 UPLOADER_KEY = "upload_uploader_round"
 POLLING_KEY = "upload_polling"
@@ -46,9 +47,14 @@ def render(client: ApiClient) -> None:
     )
     tracked: list[str] = st.session_state.setdefault(TRACKED_KEY, [])
     _upload_form(client, tracked)
+    uploads = client.list_uploads(limit=EARLIER_SHOWN)
+    # Uploads still in work are followed too, whoever made them and however the page was
+    # opened (a reload starts a new session with nothing tracked).
+    for upload in reversed(uploads):
+        if not finished(upload) and upload.id not in tracked:
+            tracked.insert(0, upload.id)
     if tracked:
         _progress(client, tracked[:TRACKED_SHOWN])
-    uploads = client.list_uploads(limit=EARLIER_SHOWN)
     _results(client, tracked, uploads)
     _earlier_uploads(uploads)
 
@@ -59,13 +65,17 @@ def finished(status: UploadStatus) -> bool:
 
 def _upload_form(client: ApiClient, tracked: list[str]) -> None:
     round_ = st.session_state.setdefault(UPLOADER_KEY, 0)
-    files = st.file_uploader(
-        "CSV files", type=["csv"], accept_multiple_files=True, key=f"upload_files_{round_}"
-    )
-    if st.button("Upload", type="primary", icon=":material/upload:", disabled=not files):
+    # Any name: the API reads the content as CSV and says what is wrong with it.
+    files = st.file_uploader("CSV files", accept_multiple_files=True, key=f"upload_files_{round_}")
+    if st.button(
+        "Send to the pipeline", type="primary", icon=":material/upload:", disabled=not files
+    ):
         notices = [_upload_one(client, file.name, file.getvalue(), tracked) for file in files]
         st.session_state[NOTICES_KEY] = notices
         st.session_state[POLLING_KEY] = True
+        if any(notice.ok for notice in notices):
+            # The results follow the newest upload; the box is drawn later in this run.
+            st.session_state[RESULTS_KEY] = tracked[0]
         # A fresh, empty uploader: a second click must not store the same files again.
         st.session_state[UPLOADER_KEY] = round_ + 1
         st.rerun()
@@ -83,8 +93,11 @@ def _upload_one(client: ApiClient, filename: str, content: bytes, tracked: list[
     except QaflowError as exc:
         return Notice(filename, False, exc.message)
     tracked.insert(0, receipt.upload_id)
-    rows = "" if receipt.rows is None else f"{receipt.rows:,} rows, "
-    return Notice(filename, True, f"stored ({rows}upload {short_id(receipt.upload_id)}).")
+    rows = "" if receipt.rows is None else f"{plural(receipt.rows, 'row')}, "
+    stored_as = "" if receipt.filename in (None, filename) else f" as {receipt.filename}"
+    return Notice(
+        filename, True, f"stored{stored_as} ({rows}upload {short_id(receipt.upload_id)})."
+    )
 
 
 def _progress(client: ApiClient, tracked: list[str]) -> None:
@@ -93,7 +106,14 @@ def _progress(client: ApiClient, tracked: list[str]) -> None:
 
     @st.fragment(run_every=POLL_S if polling else None)
     def live() -> None:
-        statuses = _statuses(client, tracked, client.list_uploads(limit=EARLIER_SHOWN))
+        # A timed rerun of this fragment is outside the page's error handling.
+        try:
+            listed = client.list_uploads(limit=EARLIER_SHOWN)
+        except QaflowError as exc:
+            show_error(exc)
+            st.caption("Trying again every second.")
+            return
+        statuses = _statuses(client, tracked, listed)
         for upload_id in tracked:
             status = statuses[upload_id]
             if isinstance(status, UploadStatus):
@@ -140,11 +160,11 @@ def _progress_row(status: UploadStatus) -> None:
 
 
 def _counts_text(status: UploadStatus) -> str:
-    parts = [f"{status.rows:,} rows", f"{status.datums_done}/{status.datums_total} shards"]
+    parts = [plural(status.rows, "row"), f"{status.datums_done}/{status.datums_total} shards"]
     if status.datums_failed:
-        parts.append(f"{status.datums_failed} shards failed")
+        parts.append(f"{plural(status.datums_failed, 'shard')} failed")
     if status.error_rows:
-        parts.append(f"{status.error_rows:,} rows with an error")
+        parts.append(f"{plural(status.error_rows, 'row')} with an error")
     if status.egressed:
         parts.append("in SQL")
     return ", ".join(parts)
@@ -152,7 +172,7 @@ def _counts_text(status: UploadStatus) -> str:
 
 def _results(client: ApiClient, tracked: list[str], uploads: list[UploadWithStatus]) -> None:
     st.subheader("Results")
-    names = {u.id: f"{u.filename} · {u.rows:,} rows · {short_id(u.id)}" for u in uploads}
+    names = {u.id: f"{u.filename} · {plural(u.rows, 'row')} · {short_id(u.id)}" for u in uploads}
     choices = list(dict.fromkeys([*tracked, *names]))
     if not choices:
         st.info("No uploads yet.", icon=":material/info:")
@@ -161,7 +181,7 @@ def _results(client: ApiClient, tracked: list[str], uploads: list[UploadWithStat
         "Upload",
         choices,
         format_func=lambda upload_id: names.get(upload_id, short_id(upload_id)),
-        key="upload_results_choice",
+        key=RESULTS_KEY,
     )
     if chosen is None:
         return
@@ -183,7 +203,7 @@ def _answers_table(client: ApiClient, upload_id: str) -> None:
     page = client.upload_answers(upload_id, limit=PREVIEW_ROWS)
     frame = results_frame(page.rows[:PREVIEW_ROWS])
     st.caption(
-        f"{page.total:,} rows"
+        plural(page.total, "row")
         + (
             f"; the first {PREVIEW_ROWS:,} are shown, the download has all."
             if page.total > PREVIEW_ROWS
@@ -206,12 +226,10 @@ def _answers_table(client: ApiClient, upload_id: str) -> None:
 
 
 def _csv_download(client: ApiClient, upload_id: str) -> Callable[[], bytes]:
-    # Fetched when clicked, not on every refresh of the page.
+    # Fetched when clicked, not on every refresh of the page. A failure must not be saved as
+    # the file: raising makes Streamlit report that the download failed instead.
     def fetch() -> bytes:
-        try:
-            return client.upload_answers_csv(upload_id)
-        except QaflowError as exc:
-            return f"error: {exc.message}\n".encode()
+        return client.upload_answers_csv(upload_id)
 
     return fetch
 
