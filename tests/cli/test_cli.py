@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from pathlib import Path
 
@@ -83,6 +84,44 @@ def test_ask_errors_are_sentences_with_exit_codes(env: dict[str, str]) -> None:
     assert unknown.returncode == 2
     assert "Model not found" in unknown.stderr
     assert "Traceback" not in unknown.stderr + neither.stderr
+
+
+def test_text_from_users_is_printed_literally(env: dict[str, str]) -> None:
+    # Square brackets are Rich markup unless printed as plain text: '[/b]' crashed the CLI.
+    unknown = run(env, "ask", "Who?", "--context", "Ada.", "--model", "[/b]x")
+    assert unknown.returncode == 2
+    assert "'[/b]x' is not registered" in " ".join(unknown.stderr.split())
+    assert "Traceback" not in unknown.stderr
+    context = "[bold]Ada[/bold] wrote :smile: programs."
+    answered = run(env, "ask", "Who?", "--context", context, "--top-k", "20")
+    assert answered.returncode == 0, answered.stderr
+    # Twenty spans of that context: some hold a tag or the emoji code, shown as typed.
+    assert any(part in answered.stdout for part in ("[bold]", "[/bold]", ":smile:"))
+
+
+def test_configuration_mistakes_exit_2(env: dict[str, str]) -> None:
+    for variable, value in (
+        ("QAFLOW_DATABASE_URL", "mysql://u:p@localhost/db"),
+        ("QAFLOW_STORAGE_URL", "ftp://host/x"),
+    ):
+        result = run({**env, variable: value}, "models", "list")
+        assert result.returncode == 2, (variable, result.stderr)
+        assert result.stderr.startswith("Error: ")
+        assert "Traceback" not in result.stderr
+
+
+def test_serve_refuses_a_port_it_cannot_use_before_loading_anything(env: dict[str, str]) -> None:
+    out_of_range = run(env, "serve", "--port", "99999")
+    assert out_of_range.returncode == 2
+    assert "65535" in out_of_range.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = run(env, "serve", "--port", str(port))
+    assert busy.returncode == 2
+    assert f"Cannot listen on 127.0.0.1:{port}: Address already in use." in busy.stderr
+    assert "serving on" not in busy.stdout
 
 
 def test_models_add_list_rm(env: dict[str, str], tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -82,6 +82,19 @@ def test_bad_data_is_a_readable_error(tiny_model_dir: Path, tmp_path: Path) -> N
     assert "lacks column" in result.output
 
 
+def test_an_unwritable_report_path_is_refused_before_scoring(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    data = str(_csv(tmp_path / "d.csv"))
+    for report in (tmp_path / "absent" / "r.json", tmp_path):
+        result = CliRunner().invoke(
+            _app(), ["eval", data, "--model", str(tiny_model_dir), "--report", str(report)]
+        )
+        assert result.exit_code == 2
+        assert "Cannot write the report" in " ".join(result.output.split())
+        assert "EM " not in result.output  # nothing was scored
+
+
 def test_missing_model_directory_fails_cleanly(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         _app(), ["eval", str(_csv(tmp_path / "d.csv")), "--model", str(tmp_path / "absent")]

@@ -21,7 +21,9 @@ def test_nonexistent_directory(tmp_path: Path) -> None:
 
 
 def test_directory_without_a_model(tmp_path: Path) -> None:
-    with pytest.raises(ModelLoadError, match="'empty'"):
+    with pytest.raises(
+        ModelLoadError, match=r"'empty'.*is not a Hugging Face model: it has no config"
+    ):
         load_reader(ModelSpec("empty", str(tmp_path), str(tmp_path)))
 
 

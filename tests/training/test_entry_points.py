@@ -44,7 +44,7 @@ def test_qaflow_train_stops_then_resumes(
     assert first.exit_code == 0, first.output
     assert "Stopped at step 2/4" in first.output
     again = CliRunner().invoke(app, args)
-    assert again.exit_code == 1
+    assert again.exit_code == 2  # a mistake in the command, like any other
     assert "--resume" in again.output
     resumed = CliRunner().invoke(app, [*args, "--resume"])
     assert resumed.exit_code == 0, resumed.output
@@ -66,7 +66,7 @@ def test_set_overrides_reach_the_run_and_bad_ones_are_refused(
     app = train_app()
     path, out, args = _train_args(make_config, tmp_path, "set-run")
     bad = CliRunner().invoke(app, [*args, "--set", "optimization.epoch=3"])
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert "unknown training setting 'optimization.epoch'" in bad.output
     assert not out.exists()
     good = CliRunner().invoke(app, [*args, "--set", "optimization.max_steps=2"])

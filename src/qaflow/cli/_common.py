@@ -12,9 +12,11 @@ from typing import BinaryIO, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
 from qaflow.config import Settings, load_settings
 from qaflow.errors import (
+    ConfigurationError,
     ConflictError,
     InvalidInputError,
     ModelLoadError,
@@ -23,8 +25,10 @@ from qaflow.errors import (
 )
 from qaflow.services.runtime import Runtime, open_runtime
 
-console = Console()
-err_console = Console(stderr=True)
+# Printed text is literal: names, questions and answers come from users and files, where
+# '[b]' or ':smile:' must not turn into markup or emoji. Styles are given as Text styles.
+console = Console(markup=False, emoji=False)
+err_console = Console(stderr=True, markup=False, emoji=False)
 
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
@@ -44,7 +48,9 @@ def settings_from_env() -> Settings:
 
 
 def fail(message: str, *, code: int = EXIT_ERROR) -> NoReturn:
-    err_console.print(f"[bold red]Error:[/] {message}", highlight=False)
+    # The message is literal text: brackets in it (``qaflow[s3]``, a user's model name) are
+    # not Rich markup.
+    err_console.print(Text.assemble(("Error:", "bold red"), " ", message))
     raise typer.Exit(code)
 
 
@@ -53,8 +59,15 @@ def readable_errors() -> Iterator[None]:
     """Turn qaflow errors into one sentence on stderr and an exit code, not a traceback."""
     try:
         yield
-    except (InvalidInputError, NotFoundError, ConflictError, ModelLoadError) as exc:
-        # What the API answers with a 4xx: the request, not the system, is at fault.
+    except (
+        InvalidInputError,
+        NotFoundError,
+        ConflictError,
+        ModelLoadError,
+        ConfigurationError,
+    ) as exc:
+        # What the API answers with a 4xx: the request or the configuration, not the system,
+        # is at fault.
         fail(exc.message, code=EXIT_BAD_INPUT)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from enum import StrEnum
@@ -10,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from qaflow.cli._common import EXIT_BAD_INPUT, console, fail, readable_errors, settings_from_env
 from qaflow.reader import ModelSpec
@@ -62,6 +64,8 @@ def register(app: typer.Typer, resolve_model: ModelResolver = resolve_local_mode
         from qaflow.evaluation import evaluate_reader, load_eval_examples
         from qaflow.reader import ReaderOptions, load_reader
 
+        if report is not None:
+            _check_writable(report)  # before minutes of scoring, not after
         with readable_errors():
             examples = load_eval_examples(data, limit=limit)
             spec = resolve_model(model)
@@ -83,8 +87,10 @@ def register(app: typer.Typer, resolve_model: ModelResolver = resolve_local_mode
                     data=str(data),
                 )
         console.print(
-            f"[bold]EM {result.exact_match:.2f}  F1 {result.f1:.2f}[/]  on {result.count} "
-            f"questions  ({result.questions_per_second:.1f} questions/s)",
+            Text.assemble(
+                (f"EM {result.exact_match:.2f}  F1 {result.f1:.2f}", "bold"),
+                f"  on {result.count} questions  ({result.questions_per_second:.1f} questions/s)",
+            ),
             highlight=False,
         )
         if report is not None:
@@ -104,3 +110,14 @@ def _progress() -> Progress:
         console=console,
         transient=True,
     )
+
+
+def _check_writable(path: Path) -> None:
+    folder = path.parent
+    if not folder.is_dir():
+        fail(
+            f"Cannot write the report to {path}: folder {folder} does not exist.",
+            code=EXIT_BAD_INPUT,
+        )
+    if path.is_dir() or not os.access(folder, os.W_OK):
+        fail(f"Cannot write the report to {path}: not a writable file path.", code=EXIT_BAD_INPUT)

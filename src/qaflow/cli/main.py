@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from qaflow import __version__
 from qaflow.cli import (
@@ -73,7 +75,7 @@ def _root(
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     worker: Annotated[
         bool, typer.Option("--worker/--no-worker", help="Run the batch pipeline in the server.")
@@ -85,8 +87,21 @@ def serve(
     from qaflow.api import create_app
 
     settings = settings_from_env().model_copy(update={"embedded_worker": worker})
+    _check_can_listen(host, port)  # before minutes of model loading, not after
     console.print(f"qaflow {__version__} serving on http://{host}:{port} (docs: /docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        fail(f"Cannot listen on {host}:{port}: {reason}.", code=EXIT_BAD_INPUT)
 
 
 @app.command()
@@ -119,7 +134,10 @@ def ask(
         return
     for answer in answers:
         console.print(
-            f"{answer.text}  [dim](score {answer.score:.3f}, chars {answer.start}-{answer.end})[/]"
+            Text.assemble(
+                answer.text,
+                (f"  (score {answer.score:.3f}, chars {answer.start}-{answer.end})", "dim"),
+            )
         )
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Literal, cast
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Column, Table
+from rich.text import Text
 
 from qaflow.cli._common import (
     EXIT_BAD_INPUT,
@@ -365,7 +366,11 @@ def _print_pipeline(pipeline: PipelinePublic, as_json: bool) -> None:
     if as_json:
         _print_json(pipeline.model_dump(mode="json"))
         return
-    console.print(f"[bold]{pipeline.name}[/] v{pipeline.version} (spec {pipeline.spec_hash[:12]})")
+    console.print(
+        Text.assemble(
+            (pipeline.name, "bold"), f" v{pipeline.version} (spec {pipeline.spec_hash[:12]})"
+        )
+    )
     table = Table("setting", "value")
     for key, value in pipeline.spec.items():
         table.add_row(key, "" if value is None else str(value))

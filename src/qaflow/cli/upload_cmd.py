@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
 from qaflow.cli._common import EXIT_BAD_INPUT, EXIT_ERROR, cli_runtime, console, err_console
 from qaflow.cli.pipeline_cmd import follow_uploads
@@ -101,8 +101,9 @@ def _say(text: str) -> None:
 
 
 def _say_error(label: str, text: str) -> None:
-    # Messages quote file content and names: escaped, so '[...]' in them is not markup.
-    err_console.print(f"[bold red]{label}[/] {escape(text)}", highlight=False, soft_wrap=True)
+    err_console.print(
+        Text.assemble((label, "bold red"), " ", text), highlight=False, soft_wrap=True
+    )
 
 
 def scan() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from qaflow.errors import ConfigurationError, ModelLoadError, QaflowError
-from qaflow.reader._hf import HF_LOAD_LOCK
+from qaflow.reader._hf import hf_loading
 from qaflow.reader.backends import QABackend, check_backend, create_backend
 from qaflow.reader.bundled import resolve_ref
 from qaflow.reader.onnx_cache import OnnxModel, ensure_onnx_model
@@ -92,7 +92,7 @@ def _from_pretrained(auto_class: str, spec: ModelSpec, ref: str, what: str) -> A
     resolved = resolve_ref(ref)
     _require_existing_directory(spec, resolved)
     try:
-        with HF_LOAD_LOCK:
+        with hf_loading():
             import transformers
 
             return getattr(transformers, auto_class).from_pretrained(resolved)
@@ -100,11 +100,22 @@ def _from_pretrained(auto_class: str, spec: ModelSpec, ref: str, what: str) -> A
         raise _load_error(spec, ref, f"{what}: {_reason(exc)}") from exc
 
 
+# A model directory has its config; a tokenizer-only directory has a tokenizer file instead.
+_MODEL_MARKERS = ("config.json", "tokenizer_config.json", "tokenizer.json")
+
+
 def _require_existing_directory(spec: ModelSpec, ref: str) -> None:
     path = Path(ref).expanduser()
     looks_like_path = path.is_absolute() or ref.startswith((".", "~")) or path.exists()
     if looks_like_path and not path.is_dir():
         raise _load_error(spec, ref, f"directory {str(path)!r} does not exist")
+    if path.is_dir() and not any((path / name).is_file() for name in _MODEL_MARKERS):
+        # transformers' own message for this case talks about sentencepiece and tiktoken.
+        raise _load_error(
+            spec,
+            ref,
+            f"directory {str(path)!r} is not a Hugging Face model: it has no config.json",
+        )
 
 
 def _load_error(spec: ModelSpec, ref: str, reason: str) -> ModelLoadError:

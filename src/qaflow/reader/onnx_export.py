@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from qaflow.errors import ModelLoadError
-from qaflow.reader._hf import HF_LOAD_LOCK
+from qaflow.reader._hf import hf_loading
 from qaflow.reader.backends.base import IdArray
 
 OnnxPrecision = Literal["fp32", "int8"]
@@ -102,7 +102,7 @@ def quantize_int8(source: Path, target: Path) -> None:
 def _load_eager_model(model_dir: Path) -> Any:
     import torch
 
-    with HF_LOAD_LOCK:
+    with hf_loading():
         from transformers import AutoModelForQuestionAnswering
 
         # Eager attention: the SDPA graph runs no faster in ONNX Runtime and defeats its fusions.

@@ -37,12 +37,12 @@ class ReaderOptions:
     def __post_init__(self) -> None:
         for field in ("max_seq_len", "max_question_len", "max_answer_len", "batch_size"):
             if getattr(self, field) < 1:
-                raise ConfigurationError(f"ReaderOptions.{field} must be at least 1")
+                raise ConfigurationError(f"{field} must be at least 1")
         if self.doc_stride < 0:
-            raise ConfigurationError("ReaderOptions.doc_stride must not be negative")
+            raise ConfigurationError("doc_stride must not be negative")
         if self.max_question_len + self.doc_stride >= self.max_seq_len:
             raise ConfigurationError(
-                f"ReaderOptions: max_question_len ({self.max_question_len}) + doc_stride "
+                f"max_question_len ({self.max_question_len}) + doc_stride "
                 f"({self.doc_stride}) must be below max_seq_len ({self.max_seq_len}), "
                 "or no window has room for new context"
             )

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 from qaflow.errors import ConfigurationError
-from qaflow.reader._hf import HF_LOAD_LOCK
+from qaflow.reader._hf import hf_loading
 from qaflow.reader.backends.base import IdArray, LogitArray, QABackend
 from qaflow.reader.types import Backend
 
@@ -57,7 +57,7 @@ def create_backend(
             cache_dir=onnx_cache_dir or default_onnx_cache_dir(),
             threads=threads,
         )
-    with HF_LOAD_LOCK:
+    with hf_loading():
         from qaflow.reader.backends.torch_backend import TorchBackend
 
         return TorchBackend.from_pretrained(ref, threads=threads, device=device)
