@@ -129,6 +129,17 @@ def test_the_token_guards_upload_but_not_the_listing(guarded: httpx.Client) -> N
     assert [u["id"] for u in listed.json()] == [accepted.json()["upload_id"]]
 
 
+def test_post_uploads_is_the_same_route_with_the_same_guard(guarded: httpx.Client) -> None:
+    # The original system's write-up names the route /uploads as well as /upload.
+    files = {"file": ("q.csv", GOOD_CSV, "text/csv")}
+    assert guarded.post("/uploads", files=files).status_code == 401
+    accepted = guarded.post("/uploads", files=files, headers={"Authorization": "Bearer s3cret"})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "File Uploaded Successfully"
+    listed = guarded.get("/uploads").json()
+    assert [u["id"] for u in listed] == [accepted.json()["upload_id"]]
+
+
 @pytest.mark.integration
 def test_uploads_land_in_s3_when_storage_is_s3(api_settings: Settings, s3_server: S3Server) -> None:
     settings = api_settings.model_copy(update=s3_server.settings_fields(f"t-{uuid.uuid4().hex}"))

@@ -67,6 +67,14 @@ def test_run_then_export_and_inspect(env: dict[str, str], tmp_path: Path) -> Non
     for table in (ok(env, "pipeline", "jobs"), ok(env, "commits", "question_answer")):
         assert re.search(r"[0-9a-f]{4,}…", table) is None, table  # no id cut short
         assert job["id"][:12] in table
+    # At 120 columns, job ids are whole on one line (copied into the next command) and commit
+    # ids are git-style short prefixes, which the commands take.
+    wide = {**env, "COLUMNS": "120"}
+    assert job["id"] in ok(wide, "pipeline", "jobs")
+    commits = ok(wide, "commits", "question_answer")
+    assert job["id"] in commits
+    assert commit["id"][:12] in commits
+    assert commit["id"] not in commits
 
     ok(env, "export", upload_id, "-o", str(tmp_path / "answers.csv"))
     rows = list(csv.reader((tmp_path / "answers.csv").open(encoding="utf-8", newline="")))

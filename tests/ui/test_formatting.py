@@ -19,7 +19,6 @@ from qaflow.ui.formatting import (
     frame_csv,
     highlight_answer_html,
     md_text,
-    plural,
     provenance_dot,
     results_frame,
     uploads_in,
@@ -110,15 +109,6 @@ def test_md_text_leaves_web_addresses_whole() -> None:
     assert md_text(text) == (
         r"See https://hf.co/docs/inst_all#offline-mode. Or (http://a.b/c_d), \#1 \*not\* bold."
     )
-
-
-def test_plural() -> None:
-    assert [plural(n, "row") for n in (0, 1, 2, 1000)] == [
-        "0 rows",
-        "1 row",
-        "2 rows",
-        "1,000 rows",
-    ]
 
 
 def test_results_frame_prefixes_result_columns_the_upload_also_has() -> None:

@@ -33,6 +33,7 @@ from qaflow.services import lineage_service, pipeline_service
 from qaflow.services.pipeline_schemas import JobPublic, PipelinePublic, PipelineUpdate, UploadStatus
 from qaflow.services.pipeline_worker import pipeline_worker, wait_for_uploads
 from qaflow.services.runtime import Runtime
+from qaflow.wording import plural
 
 pipeline_app = typer.Typer(help="Show and change the batch pipeline.", no_args_is_help=True)
 
@@ -43,6 +44,9 @@ WorkersOption = Annotated[
     int | None, typer.Option("--workers", min=1, help="Parallel workers (default: the spec's).")
 ]
 NameArgument = Annotated[str, typer.Argument(help="Pipeline name.")]
+
+SHORT_COMMIT = 12
+ID_WIDTH = 32  # uuid4 hex
 
 
 def register(app: typer.Typer) -> None:
@@ -108,7 +112,7 @@ def follow_uploads(
             poll_s=runtime.settings.worker_poll_s,
         )
     for status in statuses:
-        errors = f", {status.error_rows} rows with errors" if status.error_rows else ""
+        errors = f", {plural(status.error_rows, 'row')} with errors" if status.error_rows else ""
         console.print(f"Upload {status.id}: {status.state}{errors}")
         for error in status.errors:
             err_console.print(f"  {error}", highlight=False)
@@ -232,22 +236,23 @@ def commits(
     if as_json:
         _print_json([commit.model_dump(mode="json") for commit in found])
         return
+    # Commit ids shortened as git does: every command and route takes a unique leading part.
     table = Table(
         "seq",
-        _id_column("commit"),
+        Column("commit", no_wrap=True),
         "origin",
         "created",
-        _id_column("input commit"),
+        Column("input commit", no_wrap=True),
         _id_column("job"),
         "message",
     )
     for commit in found:
         table.add_row(
             str(commit.seq),
-            commit.id,
+            commit.id[:SHORT_COMMIT],
             commit.origin,
             f"{commit.created_at:%Y-%m-%d %H:%M:%S}",
-            commit.input_commit_id or "",
+            (commit.input_commit_id or "")[:SHORT_COMMIT],
             commit.job_id or "",
             commit.message or "",
         )
@@ -273,10 +278,12 @@ def diff(
         _print_json(result.model_dump(mode="json"))
         return
     console.print(
-        f"{len(result.changed_files)} files changed, {len(result.added_files)} added, "
-        f"{len(result.removed_files)} removed; {len(result.changed_rows)} rows changed"
+        f"{plural(len(result.changed_files), 'file')} changed, {len(result.added_files)} added, "
+        f"{len(result.removed_files)} removed; {plural(len(result.changed_rows), 'row')} changed"
         + (" (more not listed)" if result.truncated else "")
     )
+    if not result.changed_rows:
+        return
     table = Table("file", "row", "question", "old answer", "new answer")
     for row in result.changed_rows:
         old = row.old_answer if row.old_error is None else f"error: {row.old_error}"
@@ -434,8 +441,9 @@ def _progress_lines() -> ProgressCallback:
 
 
 def _id_column(header: str) -> Column:
-    # Ids are what users copy into the next command: wrapped whole, never cut with an ellipsis.
-    return Column(header, overflow="fold", min_width=12)
+    # Ids are what users copy into the next command: on one line where the terminal allows it,
+    # else folded, never cut with an ellipsis.
+    return Column(header, overflow="fold", min_width=ID_WIDTH)
 
 
 def _print_json(value: object) -> None:

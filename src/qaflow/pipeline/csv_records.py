@@ -104,7 +104,7 @@ def read_header(records: Iterator[Record]) -> CsvLayout:
         shown = ", ".join(f"'{name}'" for name in duplicates)
         raise InvalidInputError(
             f"Column names must be unique (ignoring case and surrounding spaces): {shown} "
-            "appear more than once."
+            f"{'appears' if len(duplicates) == 1 else 'appear'} more than once."
         )
     return CsvLayout(
         columns=tuple(names),

@@ -30,11 +30,6 @@ _MARKDOWN_SPECIALS = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>#|$~"})
 _URL = re.compile(r"https?://[^\s<>\"'`()\[\]]*[^\s<>\"'`()\[\].,;:!?]")
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 row``, ``2 rows``, ``1,000 rows``."""
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
-
-
 def md_text(text: str) -> str:
     """``text`` escaped to show literally inside Streamlit Markdown; web addresses in it stay
     links (escaping inside one would change where it leads)."""

@@ -19,6 +19,8 @@ NO_FILE_PART = "No file part: send the CSV as multipart field 'file'."
 
 
 @router.post("/upload", dependencies=[TokenDep])
+# The original system's write-up names the route /uploads too; both are accepted.
+@router.post("/uploads", dependencies=[TokenDep], include_in_schema=False)
 def upload(
     session: SessionDep,
     state: StateDep,

@@ -15,11 +15,11 @@ from qaflow.ui.formatting import (
     JobChain,
     Provenance,
     duration_text,
-    plural,
     provenance_dot,
     short_id,
 )
 from qaflow.ui.views.common import browser_timezone, show_error
+from qaflow.wording import plural
 
 PIPELINE = "question_answer"
 ANSWERS_REPO = "question_answer"  # the pipeline's output repo is named after it

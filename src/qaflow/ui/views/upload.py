@@ -12,8 +12,9 @@ from qaflow.errors import QaflowError
 from qaflow.services.pipeline_schemas import UploadStatus
 from qaflow.services.upload_schemas import UploadWithStatus
 from qaflow.ui.client import ApiClient
-from qaflow.ui.formatting import md_text, plural, results_frame, short_id
+from qaflow.ui.formatting import md_text, results_frame, short_id
 from qaflow.ui.views.common import browser_timezone, show_error
+from qaflow.wording import plural
 
 TRACKED_KEY = "upload_tracked"  # upload ids of this session, newest first
 RESULTS_KEY = "upload_results_choice"
