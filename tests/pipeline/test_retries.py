@@ -16,6 +16,7 @@ from qaflow.pipeline.executors import DatumOutcome, DatumTask, InProcessExecutor
 from qaflow.pipeline.runner import JobProgress
 from qaflow.pipeline.worker import PipelineWorker, RunReport
 from qaflow.reader import default_onnx_cache_dir
+from qaflow.services.pipeline_service import upload_results, upload_status
 from qaflow.services.pipeline_worker import run_policy
 from qaflow.services.runtime import open_runtime
 from qaflow.versioning import blob_key
@@ -122,3 +123,34 @@ def test_waiting_for_a_retry_does_not_spin_on_settled_datums(pipeline_settings: 
         # Three execution rounds with a report per datum, plus a handful of adoption passes;
         # a spinning wait makes hundreds.
         assert len(passes) < 20, f"{len(passes)} progress reports"
+
+
+def test_an_upload_with_a_failed_row_range_is_failed_not_done(pipeline_settings: Settings) -> None:
+    # The job ends done (most of its datums made it), but this upload's rows 4-8 have no
+    # answer: its status, its results and `qaflow run` must not pass that off as whole.
+    settings = pipeline_settings.model_copy(update={"retry_backoff_s": 0.1})
+    with open_runtime(settings) as runtime:
+        uploaded = upload(runtime, question_csv(8))
+        update_pipeline(runtime, datum_tries=2)
+        executor = _FailingFirstTries(
+            InProcessExecutor(
+                store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
+            ),
+            {4: 99},
+        )
+        worker = PipelineWorker(
+            session_factory=runtime.sessions,
+            store=runtime.store,
+            executor=executor,
+            policy=run_policy(settings),
+        )
+        [job] = worker.run_once(force=True).jobs
+
+        assert (job.state, job.processed, job.failed) == ("done", 1, 1)
+        with runtime.sessions() as session:
+            status = upload_status(session=session, upload_id=uploaded.id)
+            results = upload_results(session=session, upload_id=uploaded.id)
+        assert (status.state, status.datums_done, status.datums_failed) == ("failed", 1, 1)
+        assert status.errors == ["rows 4-8: injected failure"]
+        assert (results.total_rows, results.missing_rows) == (4, 4)
+        assert len(stored_answers(runtime)) == 4

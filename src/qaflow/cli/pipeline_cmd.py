@@ -22,6 +22,7 @@ from qaflow.cli._common import (
     cli_runtime,
     console,
     err_console,
+    fail,
     file_written_whole,
 )
 from qaflow.config import ExecutorKind
@@ -66,7 +67,8 @@ def run(
 ) -> None:
     """One pass: commit files waiting in the bucket, run every pending job, push answers to SQL.
 
-    Exits with 1 when a job failed outright or output could not be written to SQL, and with 2
+    Exits with 1 when a job failed or left datums failed, or output could not be written to
+    SQL, and with 2
     when the scan moved a bad file to rejected/ (as `qaflow scan` does).
     """
     with (
@@ -76,7 +78,9 @@ def run(
     ):
         report = pipeline.run_once(force=True)
     _print_report(report)
-    if report.egress_failures or any(job.state == JobState.FAILED for job in report.jobs):
+    if report.egress_failures or any(
+        job.state == JobState.FAILED or job.failed for job in report.jobs
+    ):
         raise typer.Exit(EXIT_ERROR)
     if report.rejected:
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -222,7 +226,14 @@ def export(
                 count = pipeline_service.export_results(
                     results=results, store=runtime.store, export_format=chosen, sink=sink
                 )
-            err_console.print(f"Wrote {count} rows to {output}.")
+            err_console.print(f"Wrote {plural(count, 'row')} to {output}.")
+    if results.missing_rows:
+        fail(
+            f"{plural(results.missing_rows, 'row')} of {results.upload_rows:,} have no answer: "
+            f"their datums failed (qaflow pipeline jobs shows why; qaflow pipeline update "
+            "--reprocess runs them again).",
+            code=EXIT_ERROR,
+        )
 
 
 def commits(

@@ -119,7 +119,10 @@ class UploadStatus(BaseModel):
     filename: str
     rows: int
     commit_id: str
-    state: JobStateName
+    state: JobStateName = Field(
+        description="failed also when the job ended but some of this upload's row ranges "
+        "failed: those rows have no answer (datums_failed, errors)."
+    )
     job_id: str | None
     pipeline_version: int | None
     datums_total: int

@@ -187,10 +187,16 @@ class UploadResults:
     layout: CsvLayout
     blobs: list[str]
     blob_rows: list[int]
+    upload_rows: int  # the upload's data rows: more than total_rows when row ranges failed
 
     @property
     def total_rows(self) -> int:
         return sum(self.blob_rows)
+
+    @property
+    def missing_rows(self) -> int:
+        """Rows without an answer: those of row ranges whose datums failed."""
+        return max(self.upload_rows - self.total_rows, 0)
 
 
 def upload_results(
@@ -214,6 +220,7 @@ def upload_results(
         _layout(json.loads(upload.columns_json)),
         [f.blob_sha256 for f in files],
         [stop - start for _, start, stop in ranges],
+        upload.rows,
     )
 
 

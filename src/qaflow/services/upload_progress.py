@@ -21,7 +21,7 @@ from qaflow.db import (
 from qaflow.pipeline import spec as pipeline_spec
 from qaflow.pipeline.datums import DatumRef, InputFile, in_chunks, load_datums, shard
 from qaflow.pipeline.spec import QUESTION_ANSWER, PipelineSpec, spec_of
-from qaflow.services.pipeline_schemas import UploadStatus
+from qaflow.services.pipeline_schemas import JobStateName, UploadStatus
 
 # Per upload: the job that covers it, the version it runs with, and its datums.
 Planned = list[tuple[Upload, Job | None, PipelineVersion, list[DatumRef]]]
@@ -153,7 +153,7 @@ def _status(
         filename=upload.filename,
         rows=upload.rows,
         commit_id=upload.commit_id,
-        state=JobState.QUEUED.value if job is None else job.state.value,
+        state=_state(job, failed),
         job_id=None if job is None else job.id,
         pipeline_version=version.version,
         datums_total=len(refs),
@@ -166,6 +166,15 @@ def _status(
         output_commit_id=None if output is None else output.id,
         egressed=output is not None and output.egressed_at is not None,
     )
+
+
+def _state(job: Job | None, failed: Sequence[Datum]) -> JobStateName:
+    if job is None:
+        return JobState.QUEUED.value
+    if job.state == JobState.DONE and failed:
+        # The job ended, but some of this upload's rows have no answer: not done.
+        return JobState.FAILED.value
+    return job.state.value
 
 
 def share(part: int, whole: int) -> float:

@@ -36,6 +36,7 @@ _SPOOL_BYTES = 16 * 1024 * 1024
 _STREAM_CHUNK_BYTES = 256 * 1024
 
 TOTAL_COUNT_HEADER = "X-Total-Count"
+MISSING_ROWS_HEADER = "X-Missing-Rows"
 
 _LIMIT_HELP = (
     f"JSON only: most rows returned (default {DEFAULT_ANSWERS_PAGE}, at most {MAX_ANSWERS_PAGE})."
@@ -62,10 +63,15 @@ def get_upload_answers(
 ) -> StreamingResponse:
     """The upload's rows with their answers: CSV (its columns, then the answer's; every row)
     or JSON (an array of row objects, one page of them; the X-Total-Count header says how many
-    rows there are in all)."""
+    rows there are in all). X-Missing-Rows counts the upload's rows that have no answer because
+    their datums failed (0 when the upload was answered whole)."""
     page = _answers_page(format, limit, offset)
     results = pipeline_service.upload_results(session=session, upload_id=upload_id)
-    headers = {"Content-Disposition": f'attachment; filename="{upload_id}-answers.{format}"'}
+    headers = {
+        "Content-Disposition": f'attachment; filename="{upload_id}-answers.{format}"',
+        # Rows of failed row ranges have no answer: a client must not take the file as whole.
+        MISSING_ROWS_HEADER: str(results.missing_rows),
+    }
     # Spooled: the response streams from memory, or from disk for large uploads. It outlives
     # this function: the response's background task closes it.
     spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES))  # noqa: SIM115
