@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,3 +86,77 @@ def test_a_pipeline_run_on_ray_stores_the_local_answers(
             ]
 
     assert answers_with("ray", "ray") == answers_with("local", "local")
+
+
+def _tasks(store: Any, spec: ModelSpec, count: int) -> list[DatumTask]:
+    sha256 = stored_csv(store, question_csv(4 * count))
+    return [
+        DatumTask(f"d{start}", sha256, start, start + 4, spec, ReaderOptions())
+        for start in range(0, 4 * count, 4)
+    ]
+
+
+def test_a_killed_actor_is_restarted_and_its_datums_still_run(
+    ray_instance: Any, tmp_path: Path, tiny_spec: ModelSpec
+) -> None:
+    from qaflow.pipeline.ray_executor import RayExecutor
+
+    settings = Settings(home=tmp_path)
+    store = open_store(settings)
+    executor = RayExecutor(settings=settings, workers=1)
+    try:
+        assert [o.error for o in executor.map_unordered(_tasks(store, tiny_spec, 1))] == [None]
+        # As the kernel's OOM killer would: the process dies, Ray may restart the actor.
+        ray_instance.kill(executor._actors[0], no_restart=False)
+        outcomes = list(executor.map_unordered(_tasks(store, tiny_spec, 3)))
+    finally:
+        executor.close()
+
+    assert [o.error for o in outcomes] == [None, None, None]
+
+
+def test_actors_the_cluster_has_no_room_for_are_given_up(
+    ray_instance: Any, tmp_path: Path, tiny_spec: ModelSpec, caplog: pytest.LogCaptureFixture
+) -> None:
+    from qaflow.pipeline.ray_executor import RayExecutor
+
+    settings = Settings(home=tmp_path)
+    store = open_store(settings)
+    # The module's Ray has 2 CPUs; each actor takes one.
+    executor = RayExecutor(settings=settings, workers=3, ready_timeout_s=30)
+    try:
+        assert len(executor._actors) == 2
+        outcomes = list(executor.map_unordered(_tasks(store, tiny_spec, 4)))
+    finally:
+        executor.close()
+
+    assert sorted(o.datum_id for o in outcomes if o.error is None) == ["d0", "d12", "d4", "d8"]
+    assert "only 2 of 3 Ray actors started" in caplog.text
+
+
+def test_an_address_nobody_listens_on_fails_in_seconds() -> None:
+    from qaflow.errors import TransientError
+    from qaflow.pipeline.ray_executor import _check_reachable
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(TransientError, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"):
+        _check_reachable(f"127.0.0.1:{port}")
+    assert time.monotonic() - started < 10
+
+
+def test_ray_init_keeps_the_processs_signal_handlers() -> None:
+    from qaflow.pipeline.ray_executor import _own_signal_handlers
+
+    def mine(signum: int, frame: object) -> None:
+        del signum, frame
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        with _own_signal_handlers():
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # what ray.init does to it
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
