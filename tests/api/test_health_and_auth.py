@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,29 @@ def test_healthz_reports_each_component(api: Api) -> None:
     assert body["storage"] == "ok"
     assert body["default_model"] in ("loaded", "not loaded yet (loads on first use)")
     assert body["pipeline_worker"] == "off"  # this server runs no embedded worker
+
+
+@pytest.mark.integration
+def test_a_failing_pipeline_worker_degrades_the_health_but_the_api_serves(
+    api_settings: Settings,
+) -> None:
+    pytest.importorskip("ray")
+    with socket.socket() as closed:  # a Ray address nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings = api_settings.model_copy(
+        update={"embedded_worker": True, "executor": "ray", "ray_address": f"127.0.0.1:{port}"}
+    )
+    with live_api(settings) as url, httpx.Client(base_url=url, timeout=60) as client:
+        deadline = time.monotonic() + 60
+        while not (body := client.get("/healthz").json())["pipeline_worker"].startswith("failing"):
+            assert time.monotonic() < deadline, body
+            time.sleep(0.2)
+        response = client.get("/healthz")
+
+    assert response.status_code == 200  # the API itself still answers
+    assert response.json()["status"] == "degraded"
+    assert "cannot reach the Ray cluster" in response.json()["pipeline_worker"]
 
 
 def test_the_default_model_is_loaded_at_start_up_without_a_request(api: Api) -> None:

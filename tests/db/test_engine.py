@@ -88,8 +88,9 @@ def test_uncreatable_sqlite_directory_raises_configuration_error(tmp_path: Path)
         create_db_engine(f"sqlite:///{tmp_path / 'file' / 'qaflow.db'}")
 
 
-def test_bare_postgresql_url_uses_psycopg() -> None:
-    engine = create_db_engine("postgresql://qa@127.0.0.1/qaflow")
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_bare_postgresql_url_uses_psycopg(scheme: str) -> None:
+    engine = create_db_engine(f"{scheme}://qa@127.0.0.1/qaflow")
     assert engine.url.drivername == "postgresql+psycopg"
     engine.dispose()
 

@@ -318,6 +318,9 @@ class DeleteWitness(ObjectStore):
     def size(self, key: str) -> int:
         return self._inner.size(key)
 
+    def check(self) -> None:
+        self._inner.check()
+
 
 def test_scan_commits_good_files_and_deletes_each_only_after_its_commit(
     session_factory: sessionmaker[Session], store: ObjectStore

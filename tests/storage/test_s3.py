@@ -98,3 +98,15 @@ def test_open_store_uses_the_s3_settings(s3_server: S3Server) -> None:
     assert store.url == settings.storage_url
     assert store.get_bytes("hello.txt") == b"hi"
     store.delete("hello.txt")
+
+
+@pytest.mark.integration
+def test_check_names_a_bucket_that_does_not_exist(s3_server: S3Server) -> None:
+    from qaflow.errors import ConfigurationError
+
+    existing = open_store_url(f"{s3_server.url}/p", options=s3_server.storage_options())
+    existing.check()  # an empty prefix of a real bucket is fine
+    missing = open_store_url("s3://no-such-bucket-q/p", options=s3_server.storage_options())
+    assert list(missing.list("incoming/")) == []  # looks like an empty bucket...
+    with pytest.raises(ConfigurationError, match=r"bucket 'no-such-bucket-q' .* does not exist"):
+        missing.check()  # ...which check tells apart

@@ -31,14 +31,15 @@ def create_db_engine(url: str) -> Engine:
     """An engine for a ``sqlite:///...`` or ``postgresql+psycopg://...`` URL.
 
     Nothing is connected yet. Failing to connect later raises :class:`qaflow.errors.DatabaseError`.
-    A bare ``postgresql://`` URL gets the psycopg 3 driver.
+    A bare ``postgresql://`` (or ``postgres://``) URL gets the psycopg 3 driver.
     """
     parsed = _parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         engine = _create_sqlite_engine(parsed)
-    elif backend == "postgresql":
-        if parsed.drivername == "postgresql":
+    elif backend in ("postgresql", "postgres"):
+        # postgres:// is the spelling of Heroku-style URLs; SQLAlchemy knows only postgresql.
+        if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         engine = _create_engine(parsed, pool_pre_ping=True)
     else:

@@ -47,6 +47,7 @@ def _probe_database(engine: Engine) -> str:
 
 def _probe_storage(store: ObjectStore) -> str:
     try:
+        store.check()
         store.exists("healthz/probe")
     except QaflowError as exc:
         return f"error: {exc}"

@@ -145,6 +145,7 @@ def scan_incoming(*, session_factory: sessionmaker[Session], store: ObjectStore)
     the others. Safe to rerun after a crash, and beside another scan.
     """
     report = ScanReport()
+    store.check()  # a missing bucket would otherwise look like one with nothing waiting
     for info in list(store.list(INCOMING_PREFIX)):
         _scan_one(session_factory, store, info.key, report)
     return report

@@ -71,5 +71,10 @@ class ObjectStore(ABC):
                 written += len(chunk)
         return written
 
+    @abstractmethod
+    def check(self) -> None:
+        """Raise ConfigurationError when the store's root cannot exist (a bucket that does not),
+        StorageError when it cannot be reached. A root with no objects yet is fine."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any, BinaryIO
 
+from qaflow.errors import ConfigurationError
 from qaflow.storage.base import ObjectInfo, ObjectStore
 from qaflow.storage.boundary import MissingMeans, ObjectNotFoundError, storage_errors
 from qaflow.storage.keys import TEMP_NAME_PREFIX, validate_key, validate_prefix
@@ -66,6 +67,20 @@ class FsspecObjectStore(ObjectStore):
                 return bool(self._fs.info(path)["type"] == "file")
             except (FileNotFoundError, NotADirectoryError):
                 return False
+
+    def check(self) -> None:
+        if self._is_local:
+            return  # the directory is made on the first write
+        bucket = self._root.split("/", 1)[0]
+        with self._guard("check", "<bucket>")():
+            try:
+                self._fs.info(bucket)
+            except FileNotFoundError:
+                # Listing a missing bucket looks like listing an empty one; say which it is.
+                raise ConfigurationError(
+                    f"bucket {bucket!r} of {self.url} does not exist: create it, or correct "
+                    "QAFLOW_STORAGE_URL"
+                ) from None
 
     def size(self, key: str) -> int:
         return int(self._file_info(key)["size"])

@@ -35,19 +35,22 @@ def root() -> dict[str, str]:
 
 @router.get("/healthz", response_model=HealthPublic)
 def healthz(state: StateDep, request: Request, response: Response) -> HealthPublic:
-    """Database, storage and default-model status; 503 when the database or storage is down."""
+    """Database, storage, default-model and pipeline-worker status; "degraded" when one is not
+    well, and HTTP 503 when the database or storage is down (the API cannot serve then)."""
     report = health.check(
         engine=state.engine, store=state.store, readers=state.readers, settings=state.settings
     )
     if not report.ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    worker = _worker_status(getattr(request.app.state, "pipeline_worker", None))
+    # A failing worker degrades the service, but the API still answers: no 503 for it.
     return HealthPublic(
-        status="ok" if report.ok else "degraded",
+        status="ok" if report.ok and not worker.startswith("failing") else "degraded",
         version=__version__,
         database=report.database,
         storage=report.storage,
         default_model=report.default_model,
-        pipeline_worker=_worker_status(getattr(request.app.state, "pipeline_worker", None)),
+        pipeline_worker=worker,
     )
 
 
