@@ -124,6 +124,23 @@ def test_serve_refuses_a_port_it_cannot_use_before_loading_anything(env: dict[st
     assert "serving on" not in busy.stdout
 
 
+def test_serve_names_a_database_it_cannot_open_in_one_sentence(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    bad = {**env, "QAFLOW_DATABASE_URL": f"sqlite:///{blocker}/qaflow.db"}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run(bad, "serve", "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: ")
+    assert "a-file" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "serving on" not in result.stdout
+
+
 def test_models_add_list_rm(env: dict[str, str], tiny_model_dir: Path, tmp_path: Path) -> None:
     added = run(env, "models", "add", "second", str(tiny_model_dir))
     assert added.returncode == 0, added.stderr

@@ -32,6 +32,7 @@ from qaflow.cli._common import (
 from qaflow.errors import InvalidInputError
 from qaflow.reader import ModelSpec
 from qaflow.services import registry
+from qaflow.services.runtime import open_runtime
 
 app = typer.Typer(
     name="qaflow",
@@ -88,6 +89,10 @@ def serve(
 
     settings = settings_from_env().model_copy(update={"embedded_worker": worker})
     _check_can_listen(host, port)  # before minutes of model loading, not after
+    # The database and bucket are opened once here, where a mistake is one sentence; inside
+    # uvicorn's start-up it would be a traceback and exit status 3.
+    with readable_errors(), open_runtime(settings) as runtime:
+        runtime.store.check()
     console.print(f"qaflow {__version__} serving on http://{host}:{port} (docs: /docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
