@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import threading
 from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from qaflow.db import Datum, DatumState, Job, JobScope, JobState
 from qaflow.services import lineage_service, pipeline_service
+from qaflow.services.pipeline_worker import pipeline_worker
 from qaflow.services.runtime import Runtime
 from qaflow.versioning import blob_key
 from tests.pipeline.pipeline_support import (
@@ -327,3 +331,37 @@ def test_reprocessing_files_of_the_same_content_runs_their_datums_once(
         datums = list(session.scalars(select(Datum).where(Datum.job_id == job_id)))
     assert [(d.state, d.tries) for d in datums] == [(DatumState.DONE, 1)] * 2
     assert Counter(a.pipeline_version for a in stored_answers(runtime)) == {1: 6, 2: 6}
+
+
+class _CountedStop(threading.Event):
+    """A stop event that records each pause asked of it and ends the loop after ``passes``."""
+
+    def __init__(self, passes: int) -> None:
+        super().__init__()
+        self.pauses: list[float | None] = []
+        self._passes = passes
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.pauses.append(timeout)
+        if len(self.pauses) >= self._passes:
+            self.set()
+        return self.is_set()
+
+
+def test_failing_passes_back_off_and_log_one_traceback(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pipeline_worker(
+        settings=runtime.settings, session_factory=runtime.sessions, store=runtime.store
+    ) as worker:
+        with runtime.engine.begin() as connection:  # the database loses a table under it
+            connection.execute(text("ALTER TABLE pipelines RENAME TO pipelines_gone"))
+        stop = _CountedStop(passes=4)
+        with caplog.at_level(logging.INFO, logger="qaflow.pipeline.worker"):
+            worker.run_forever(stop)
+
+    poll = runtime.settings.worker_poll_s
+    assert stop.pauses == [poll, 2 * poll, 4 * poll, 8 * poll]
+    records = [r for r in caplog.records if r.name == "qaflow.pipeline.worker"]
+    assert [r.exc_info is not None for r in records] == [True, False, False, False]
+    assert "pass failed again (4 in a row" in records[-1].getMessage()

@@ -25,6 +25,9 @@ from qaflow.storage import ObjectStore
 
 logger = logging.getLogger(__name__)
 
+# The longest pause between failing passes: outages are noticed within a minute of their end.
+MAX_FAILURE_PAUSE_S = 60.0
+
 
 @dataclass(frozen=True)
 class ScanCounts:
@@ -109,12 +112,25 @@ class PipelineWorker:
         return report
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Pass after pass until ``stop`` is set; a failed pass is logged and retried."""
+        """Pass after pass until ``stop`` is set; a failed pass is logged and retried.
+
+        Failing passes (the database or bucket away) are retried with pauses that double up
+        to ``MAX_FAILURE_PAUSE_S``; a failure is logged with its traceback once, and in one
+        line while it repeats.
+        """
+        failures, last = 0, ""
         while not stop.is_set():
             try:
                 self.run_once(stop=stop)
-            except Exception:
-                logger.exception("pipeline worker %s: pass failed; retrying", self.worker_id)
+            except Exception as exc:
+                failures += 1
+                pause = min(self._policy.poll_s * 2 ** (failures - 1), MAX_FAILURE_PAUSE_S)
+                last = _log_failed_pass(self.worker_id, exc, failures, pause, last)
+                stop.wait(pause)
+                continue
+            if failures:
+                logger.info("pipeline worker %s: passes work again", self.worker_id)
+            failures, last = 0, ""
             stop.wait(self._policy.poll_s)
 
     def _scan(self, force: bool) -> ScanCounts:
@@ -169,3 +185,19 @@ class PipelineWorker:
 
 def _due(last: float | None, interval_s: float) -> bool:
     return last is None or time.monotonic() - last >= interval_s
+
+
+def _log_failed_pass(worker_id: str, exc: Exception, failures: int, pause: float, last: str) -> str:
+    """Log a failed pass; returns the failure's summary, to tell a repeat from a new failure."""
+    summary = f"{type(exc).__name__}: {exc}"[:300]
+    if summary != last:
+        logger.exception("pipeline worker %s: pass failed; retrying in %.0f s", worker_id, pause)
+    else:
+        logger.warning(
+            "pipeline worker %s: pass failed again (%d in a row; %s); retrying in %.0f s",
+            worker_id,
+            failures,
+            summary,
+            pause,
+        )
+    return summary
