@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from qaflow.config import Settings
 from qaflow.db import Datum, DatumState
 from qaflow.pipeline.executors import DatumOutcome, DatumTask, InProcessExecutor
-from qaflow.pipeline.runner import JobProgress
+from qaflow.pipeline.runner import OUTAGE_RETRIES, JobProgress
 from qaflow.pipeline.worker import PipelineWorker, RunReport
 from qaflow.reader import default_onnx_cache_dir
 from qaflow.services.pipeline_service import upload_results, upload_status
@@ -154,3 +154,68 @@ def test_an_upload_with_a_failed_row_range_is_failed_not_done(pipeline_settings:
         assert status.errors == ["rows 4-8: injected failure"]
         assert (results.total_rows, results.missing_rows) == (4, 4)
         assert len(stored_answers(runtime)) == 4
+
+
+class _StorageAwayFirst(_FailingFirstTries):
+    """The shards in ``failures`` meet a storage outage (a transient error) on their first
+    tries; the rest run for real."""
+
+    def map_unordered(self, tasks: Sequence[DatumTask]) -> Iterator[DatumOutcome]:
+        for task in tasks:
+            self.tries[task.shard_start] += 1
+            if self.tries[task.shard_start] <= self._failures.get(task.shard_start, 0):
+                yield DatumOutcome(task.datum_id, error="StorageError: away", transient=True)
+            else:
+                yield from self._inner.map_unordered([task])
+
+
+def test_an_outage_longer_than_the_tries_fails_no_datum(pipeline_settings: Settings) -> None:
+    settings = pipeline_settings.model_copy(update={"retry_backoff_s": 0.01})
+    with open_runtime(settings) as runtime:
+        upload(runtime, question_csv(8))
+        update_pipeline(runtime, datum_tries=2)
+        executor = _StorageAwayFirst(
+            InProcessExecutor(
+                store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
+            ),
+            {4: 5},  # five failures in a row, with two tries
+        )
+        worker = PipelineWorker(
+            session_factory=runtime.sessions,
+            store=runtime.store,
+            executor=executor,
+            policy=run_policy(settings),
+        )
+        [job] = worker.run_once(force=True).jobs
+
+        assert (job.state, job.processed, job.failed) == ("done", 2, 0)
+        assert executor.tries == {0: 1, 4: 6}
+        with runtime.sessions() as session:
+            datums = {d.shard_start: d for d in session.scalars(select(Datum))}
+        assert (datums[4].state, datums[4].tries, datums[4].error) == (DatumState.DONE, 1, None)
+        assert len(stored_answers(runtime)) == 8
+
+
+def test_an_outage_that_does_not_end_fails_the_datum_in_the_end(
+    pipeline_settings: Settings,
+) -> None:
+    settings = pipeline_settings.model_copy(update={"retry_backoff_s": 0.001})
+    with open_runtime(settings) as runtime:
+        upload(runtime, question_csv(8))
+        update_pipeline(runtime, datum_tries=2)
+        executor = _StorageAwayFirst(
+            InProcessExecutor(
+                store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
+            ),
+            {4: 999},
+        )
+        worker = PipelineWorker(
+            session_factory=runtime.sessions,
+            store=runtime.store,
+            executor=executor,
+            policy=run_policy(settings),
+        )
+        [job] = worker.run_once(force=True).jobs
+
+        assert (job.state, job.processed, job.failed) == ("done", 1, 1)
+        assert executor.tries[4] == OUTAGE_RETRIES + 2  # the free retries, then both tries

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from qaflow.config import ExecutorKind, Settings
-from qaflow.errors import QaflowError
+from qaflow.errors import QaflowError, TransientError
 from qaflow.pipeline.csvio import CsvRow, iter_csv_rows
 from qaflow.pipeline.results import ResultRow, write_results_parquet
 from qaflow.pipeline.row_index import load_row_index
@@ -62,6 +62,9 @@ class DatumOutcome:
     rows: int = 0
     error_rows: int = 0
     error: str | None = None
+    # The error was the storage's or the database's (a TransientError): an outage, not the
+    # datum's fault, so the runner retries it on a longer leash before counting tries.
+    transient: bool = False
 
 
 class Executor(Protocol):
@@ -126,7 +129,9 @@ def run_datum(task: DatumTask, *, store: ObjectStore, readers: ReaderPool) -> Da
             sha256, size = _store_blob(store, path)
         return DatumOutcome(task.datum_id, sha256, size, written, counts.errors)
     except Exception as exc:  # every failure becomes the datum's error: the job retries it
-        return DatumOutcome(task.datum_id, error=_describe(exc))
+        return DatumOutcome(
+            task.datum_id, error=_describe(exc), transient=isinstance(exc, TransientError)
+        )
 
 
 def answer_rows(reader: Reader, rows: Iterable[CsvRow], counts: _Counts) -> Iterator[ResultRow]:

@@ -38,6 +38,12 @@ from qaflow.storage import ObjectStore
 logger = logging.getLogger(__name__)
 
 
+# Transient failures in a row a datum may have before they count as tries, and the longest
+# pause between them: with the default 1 s backoff, about four minutes of outage.
+OUTAGE_RETRIES = 8
+MAX_OUTAGE_PAUSE_S = 60.0
+
+
 @dataclass(frozen=True)
 class RunPolicy:
     """How a worker paces itself: lease, retry backoff and how often it polls."""
@@ -75,6 +81,7 @@ class _Run:
     lease_lost: threading.Event = field(default_factory=threading.Event)
     settled: set[str] = field(default_factory=set)
     retry_at: dict[str, float] = field(default_factory=dict)
+    outages: dict[str, int] = field(default_factory=dict)  # transient failures in a row
 
     @property
     def halted(self) -> bool:
@@ -192,8 +199,28 @@ def _execute(run: _Run, datums: list[Datum], adoption: Adoption) -> None:
 
 
 def _record(session: Session, run: _Run, outcome: DatumOutcome) -> bool:
-    """Store one datum's outcome in one transaction; True when the datum is settled."""
+    """Store one datum's outcome in one transaction; True when the datum is settled.
+
+    A transient failure (storage or database away) costs no try for its first
+    ``OUTAGE_RETRIES`` in a row, waiting longer each time, so an outage of a few minutes
+    fails no datum; after that it counts like any other failure.
+    """
     datum = session.get_one(Datum, outcome.datum_id)
+    outages = run.outages.get(outcome.datum_id, 0)
+    if outcome.error is not None and outcome.transient and outages < OUTAGE_RETRIES:
+        run.outages[outcome.datum_id] = outages + 1
+        pause = min(run.policy.retry_backoff_s * 2**outages, MAX_OUTAGE_PAUSE_S)
+        run.retry_at[outcome.datum_id] = time.monotonic() + pause
+        session.execute(
+            update(Datum)
+            .where(Datum.id == outcome.datum_id, Datum.job_id == run.job_id)
+            .values(state=DatumState.PENDING, error=outcome.error)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        return False
+    if not outcome.transient:  # an outage that outlasted its free retries keeps counting
+        run.outages.pop(outcome.datum_id, None)
     tries = datum.tries + 1
     mine = (Datum.id == outcome.datum_id, Datum.job_id == run.job_id)
     if outcome.error is None and outcome.result_sha256 is not None:
