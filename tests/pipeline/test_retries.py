@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,7 +18,7 @@ from qaflow.pipeline.worker import PipelineWorker, RunReport
 from qaflow.reader import default_onnx_cache_dir
 from qaflow.services.pipeline_service import upload_results, upload_status
 from qaflow.services.pipeline_worker import run_policy
-from qaflow.services.runtime import open_runtime
+from qaflow.services.runtime import Runtime, open_runtime
 from qaflow.versioning import blob_key
 from tests.pipeline.pipeline_support import (
     question_csv,
@@ -93,6 +93,30 @@ class _FailingFirstTries:
         self._inner.close()
 
 
+def _one_pass(
+    runtime: Runtime,
+    executor_class: type[_FailingFirstTries],
+    failures: dict[int, int],
+    on_progress: Callable[[JobProgress], None] | None = None,
+) -> tuple[JobProgress, _FailingFirstTries]:
+    """One worker pass whose executor fails the shards in ``failures``; the job and executor."""
+    executor = executor_class(
+        InProcessExecutor(
+            store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
+        ),
+        failures,
+    )
+    worker = PipelineWorker(
+        session_factory=runtime.sessions,
+        store=runtime.store,
+        executor=executor,
+        policy=run_policy(runtime.settings),
+        on_progress=on_progress,
+    )
+    [job] = worker.run_once(force=True).jobs
+    return job, executor
+
+
 def test_waiting_for_a_retry_does_not_spin_on_settled_datums(pipeline_settings: Settings) -> None:
     # One shard fails once then succeeds; another fails twice, so while it backs off the
     # first one's old retry time lies in the past. The wait must not take that one as due.
@@ -100,23 +124,8 @@ def test_waiting_for_a_retry_does_not_spin_on_settled_datums(pipeline_settings: 
     with open_runtime(settings) as runtime:
         upload(runtime, question_csv(8))
         update_pipeline(runtime, datum_tries=3)
-        executor = _FailingFirstTries(
-            InProcessExecutor(
-                store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
-            ),
-            {0: 1, 4: 2},
-        )
         passes: list[JobProgress] = []
-        worker = PipelineWorker(
-            session_factory=runtime.sessions,
-            store=runtime.store,
-            executor=executor,
-            policy=run_policy(settings),
-            on_progress=passes.append,
-        )
-        report = worker.run_once(force=True)
-
-        [job] = report.jobs
+        job, executor = _one_pass(runtime, _FailingFirstTries, {0: 1, 4: 2}, passes.append)
         assert (job.state, job.processed, job.failed) == ("done", 2, 0)
         assert executor.tries == {0: 2, 4: 3}
         assert len(stored_answers(runtime)) == 8
@@ -132,19 +141,7 @@ def test_an_upload_with_a_failed_row_range_is_failed_not_done(pipeline_settings:
     with open_runtime(settings) as runtime:
         uploaded = upload(runtime, question_csv(8))
         update_pipeline(runtime, datum_tries=2)
-        executor = _FailingFirstTries(
-            InProcessExecutor(
-                store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
-            ),
-            {4: 99},
-        )
-        worker = PipelineWorker(
-            session_factory=runtime.sessions,
-            store=runtime.store,
-            executor=executor,
-            policy=run_policy(settings),
-        )
-        [job] = worker.run_once(force=True).jobs
+        job, _ = _one_pass(runtime, _FailingFirstTries, {4: 99})
 
         assert (job.state, job.processed, job.failed) == ("done", 1, 1)
         with runtime.sessions() as session:
@@ -174,19 +171,7 @@ def test_an_outage_longer_than_the_tries_fails_no_datum(pipeline_settings: Setti
     with open_runtime(settings) as runtime:
         upload(runtime, question_csv(8))
         update_pipeline(runtime, datum_tries=2)
-        executor = _StorageAwayFirst(
-            InProcessExecutor(
-                store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
-            ),
-            {4: 5},  # five failures in a row, with two tries
-        )
-        worker = PipelineWorker(
-            session_factory=runtime.sessions,
-            store=runtime.store,
-            executor=executor,
-            policy=run_policy(settings),
-        )
-        [job] = worker.run_once(force=True).jobs
+        job, executor = _one_pass(runtime, _StorageAwayFirst, {4: 5})
 
         assert (job.state, job.processed, job.failed) == ("done", 2, 0)
         assert executor.tries == {0: 1, 4: 6}
@@ -203,19 +188,7 @@ def test_an_outage_that_does_not_end_fails_the_datum_in_the_end(
     with open_runtime(settings) as runtime:
         upload(runtime, question_csv(8))
         update_pipeline(runtime, datum_tries=2)
-        executor = _StorageAwayFirst(
-            InProcessExecutor(
-                store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
-            ),
-            {4: 999},
-        )
-        worker = PipelineWorker(
-            session_factory=runtime.sessions,
-            store=runtime.store,
-            executor=executor,
-            policy=run_policy(settings),
-        )
-        [job] = worker.run_once(force=True).jobs
+        job, executor = _one_pass(runtime, _StorageAwayFirst, {4: 999})
 
         assert (job.state, job.processed, job.failed) == ("done", 1, 1)
         assert executor.tries[4] == OUTAGE_RETRIES + 2  # the free retries, then both tries
