@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from qaflow.config import Settings
-from qaflow.db import Datum, DatumState
+from qaflow.db import Datum, DatumState, Job
 from qaflow.pipeline.executors import DatumOutcome, DatumTask, InProcessExecutor
 from qaflow.pipeline.runner import OUTAGE_RETRIES, JobProgress
 from qaflow.pipeline.worker import PipelineWorker, RunReport
@@ -192,3 +192,36 @@ def test_an_outage_that_does_not_end_fails_the_datum_in_the_end(
 
         assert (job.state, job.processed, job.failed) == ("done", 1, 1)
         assert executor.tries[4] == OUTAGE_RETRIES + 2  # the free retries, then both tries
+
+
+def test_the_jobs_counters_follow_each_datum_during_a_round(pipeline_settings: Settings) -> None:
+    with open_runtime(pipeline_settings) as runtime:
+        upload(runtime, question_csv(12))  # three shards of four rows, one round
+        update_pipeline(runtime, datum_tries=3)
+        inner = InProcessExecutor(
+            store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
+        )
+        seen: list[int] = []
+
+        class Watching:
+            """Runs each task for real, first reading the job's stored counter."""
+
+            def map_unordered(self, tasks: Sequence[DatumTask]) -> Iterator[DatumOutcome]:
+                for task in tasks:
+                    with runtime.sessions() as session:
+                        seen.append(session.scalars(select(Job.processed)).one())
+                    yield from inner.map_unordered([task])
+
+            def close(self) -> None:
+                inner.close()
+
+        worker = PipelineWorker(
+            session_factory=runtime.sessions,
+            store=runtime.store,
+            executor=Watching(),
+            policy=run_policy(runtime.settings),
+        )
+        [job] = worker.run_once(force=True).jobs
+
+    assert (job.state, job.processed) == ("done", 3)
+    assert seen == [0, 1, 2]

@@ -247,6 +247,15 @@ def _record(session: Session, run: _Run, outcome: DatumOutcome) -> bool:
     session.execute(
         update(Datum).where(*mine).values(**values).execution_options(synchronize_session=False)
     )
+    # The job's counters follow each settled datum (GET /jobs mid-run), not only each round.
+    counter = Job.processed if outcome.error is None else Job.failed if settled else None
+    if counter is not None:
+        session.execute(
+            update(Job)
+            .where(Job.id == run.job_id)
+            .values({counter: counter + 1})
+            .execution_options(synchronize_session=False)
+        )
     session.commit()
     if settled:
         run.settled.add(outcome.datum_id)
