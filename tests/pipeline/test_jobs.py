@@ -90,8 +90,13 @@ def test_a_job_whose_worker_process_died_is_taken_over_at_once(runtime: Runtime)
     with runtime.sessions() as session:
         job = session.scalars(select(Job)).one()
         job.state = JobState.RUNNING
-        job.worker_id = f"{socket.gethostname()}:{ended.pid}:gone"
+        # Another pid space on this host (a container on the host network): the pid says
+        # nothing there, so only the lease can tell.
+        job.worker_id = f"{socket.gethostname()}@1:{ended.pid}:elsewhere"
         job.heartbeat_at = utc_now()
+        session.commit()
+        assert not jobs.is_abandoned(job, lease_s=60)
+        job.worker_id = f"{jobs.process_space()}:{ended.pid}:gone"
         session.commit()
         assert jobs.is_abandoned(job, lease_s=60)
         taken = jobs.claim_job(session=session, worker_id="new:1:w", lease_s=60)

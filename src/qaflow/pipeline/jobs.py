@@ -38,8 +38,19 @@ _MAX_LISTED_ERRORS = 20
 
 
 def new_worker_id() -> str:
-    """``host:pid:random``: unique, and tells a worker on the same host whether it still runs."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """``machine:pid:random``: unique, and tells a worker on the same machine whether it still
+    runs (``machine`` is the host name and the process-id namespace, see ``process_space``)."""
+    return f"{process_space()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def process_space() -> str:
+    """Where a process id means the same process: the host name, plus the pid namespace where
+    Linux has them. Containers on one host network share the host name, not the pid space."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()}@{namespace}"
 
 
 def plan_jobs(*, session: Session, version: PipelineVersion) -> list[Job]:
@@ -199,9 +210,9 @@ def is_abandoned(job: Job, lease_s: float, *, me: str | None = None) -> bool:
         return True
     if job.heartbeat_at is None or utc_now() - job.heartbeat_at > timedelta(seconds=lease_s):
         return True
-    host, _, rest = job.worker_id.partition(":")
+    space, _, rest = job.worker_id.partition(":")
     pid = rest.partition(":")[0]
-    return host == socket.gethostname() and pid.isdigit() and not _process_alive(int(pid))
+    return space == process_space() and pid.isdigit() and not _process_alive(int(pid))
 
 
 def is_live(job: Job, lease_s: float) -> bool:
