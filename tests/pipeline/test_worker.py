@@ -13,9 +13,11 @@ import pytest
 from sqlalchemy import select, text
 
 from qaflow.db import Datum, DatumState, Job, JobScope, JobState
+from qaflow.errors import NotFoundError
 from qaflow.services import lineage_service, pipeline_service
 from qaflow.services.pipeline_worker import pipeline_worker
 from qaflow.services.runtime import Runtime
+from qaflow.storage import open_store_url
 from qaflow.versioning import blob_key
 from tests.pipeline.pipeline_support import (
     OTHER_MODEL,
@@ -365,3 +367,19 @@ def test_failing_passes_back_off_and_log_one_traceback(
     records = [r for r in caplog.records if r.name == "qaflow.pipeline.worker"]
     assert [r.exc_info is not None for r in records] == [True, False, False, False]
     assert "pass failed again (4 in a row" in records[-1].getMessage()
+
+
+def test_results_recorded_but_missing_from_the_store_are_explained(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    uploaded = upload(runtime, question_csv(4))
+    run_pass(runtime)
+    with runtime.sessions() as session:
+        results = pipeline_service.upload_results(session=session, upload_id=uploaded.id)
+    # As after QAFLOW_STORAGE_URL was pointed at another bucket: the database still has them.
+    elsewhere = open_store_url(str(tmp_path / "another-bucket"))
+
+    with pytest.raises(NotFoundError, match=r"recorded but not in this store.*QAFLOW_STORAGE_URL"):
+        pipeline_service.export_results(
+            results=results, store=elsewhere, export_format="csv", sink=io.BytesIO()
+        )

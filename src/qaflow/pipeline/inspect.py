@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from qaflow.db import Commit, RepoFile
-from qaflow.errors import InvalidInputError
+from qaflow.errors import InvalidInputError, NotFoundError
 from qaflow.pipeline.datums import output_files_under, parse_output_path
 from qaflow.pipeline.results import ResultRow, read_results_parquet
 from qaflow.storage import ObjectStore
@@ -31,8 +31,15 @@ def iter_results(*, store: ObjectStore, blobs: Sequence[str]) -> Iterator[Result
 def read_blob_rows(store: ObjectStore, sha256: str) -> Iterator[ResultRow]:
     # Parquet needs a seekable file: spool the object locally (to disk past a few MB).
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as local:
-        with store.open_read(blob_key(sha256)) as source:
-            shutil.copyfileobj(source, local)
+        try:
+            with store.open_read(blob_key(sha256)) as source:
+                shutil.copyfileobj(source, local)
+        except NotFoundError as exc:
+            # The database says these results exist: the store is not the one they went to.
+            raise NotFoundError(
+                f"{exc.message}: the results are recorded but not in this store; if "
+                "QAFLOW_STORAGE_URL changed since they were written, they are in the earlier one"
+            ) from exc
         local.seek(0)
         yield from read_results_parquet(local)  # type: ignore[arg-type]
 
