@@ -1,5 +1,6 @@
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from typer.testing import CliRunner
 
 from qaflow.cli import eval_cmd
 from qaflow.reader import ModelSpec
+from tests.cli.console import run_qaflow, tiny_model_env
 
 
 def _app(**kwargs: object) -> typer.Typer:
@@ -93,6 +95,18 @@ def test_an_unwritable_report_path_is_refused_before_scoring(
         assert result.exit_code == 2
         assert "Cannot write the report" in " ".join(result.output.split())
         assert "EM " not in result.output  # nothing was scored
+
+
+def test_a_model_path_with_brackets_is_shown_as_written(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    odd = tmp_path / "m[x]"
+    shutil.copytree(tiny_model_dir, odd)
+    # A terminal, so the progress bar (which names the model) is drawn.
+    env = tiny_model_env(tmp_path / "home", tiny_model_dir, TTY_COMPATIBLE="1")
+    result = run_qaflow(env, "eval", str(_csv(tmp_path / "d.csv")), "--model", str(odd))
+    assert result.returncode == 0, result.stderr
+    assert "m[x]" in result.stdout  # Rich markup would have eaten "[x]"
 
 
 def test_missing_model_directory_fails_cleanly(tmp_path: Path) -> None:

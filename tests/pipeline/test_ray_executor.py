@@ -160,3 +160,14 @@ def test_ray_init_keeps_the_processs_signal_handlers() -> None:
         assert signal.getsignal(signal.SIGTERM) is mine
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_workers_that_cannot_start_are_a_readable_error(ray_instance: Any, tmp_path: Path) -> None:
+    from qaflow.errors import ConfigurationError
+    from qaflow.pipeline.ray_executor import RayExecutor
+
+    # Each actor opens the store when it starts; this one cannot be opened anywhere.
+    broken = Settings(home=tmp_path, storage_url="ftp://nowhere/x")
+    with pytest.raises(ConfigurationError, match="the Ray workers could not start"):
+        RayExecutor(settings=broken, workers=1, ready_timeout_s=60)
+    assert ray_instance.is_initialized()

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 
 from qaflow.db import Datum, DatumState, Job, JobScope, JobState
 from qaflow.errors import NotFoundError
+from qaflow.pipeline.worker import failure_pause
 from qaflow.services import lineage_service, pipeline_service
 from qaflow.services.pipeline_worker import pipeline_worker
 from qaflow.services.runtime import Runtime
@@ -383,3 +384,8 @@ def test_results_recorded_but_missing_from_the_store_are_explained(
         pipeline_service.export_results(
             results=results, store=elsewhere, export_format="csv", sink=io.BytesIO()
         )
+
+
+def test_the_pause_after_failed_passes_doubles_to_a_minute_and_stays_there() -> None:
+    assert [failure_pause(2.0, n) for n in (1, 2, 3, 5, 6)] == [2.0, 4.0, 8.0, 32.0, 60.0]
+    assert failure_pause(2.0, 5000) == 60.0  # a day-long outage must not overflow

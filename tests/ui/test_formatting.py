@@ -142,6 +142,26 @@ def test_results_frame_prefixes_result_columns_the_upload_also_has() -> None:
     assert frame.loc[0, "qaflow_answer"] == "model's"
 
 
+def test_results_frame_never_repeats_a_column_name() -> None:
+    row = {
+        "row_index": 0,
+        "question": "q",
+        "context": "c",
+        "answer": "model's",
+        "score": 0.5,
+        "start": 0,
+        "end": 1,
+        "error": None,
+        "extra": {"row_index": "9", "Answer": "gold", "qaflow_answer": "other"},
+    }
+
+    frame = results_frame([row])
+
+    assert frame.columns.is_unique
+    assert list(frame.columns[:4]) == ["qaflow_row_index", "row_index", "Answer", "qaflow_answer"]
+    assert frame.loc[0, "qaflow_qaflow_answer"] == "model's"
+
+
 def test_results_frame_puts_the_uploads_columns_after_the_row_number() -> None:
     rows = [
         {

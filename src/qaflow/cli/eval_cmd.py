@@ -103,7 +103,7 @@ def register(app: typer.Typer, resolve_model: ModelResolver = resolve_local_mode
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # the model's name, as given
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),

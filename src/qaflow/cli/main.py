@@ -25,11 +25,12 @@ from qaflow.cli._common import (
     EXIT_BAD_INPUT,
     cli_runtime,
     console,
+    err_console,
     fail,
     readable_errors,
     settings_from_env,
 )
-from qaflow.errors import InvalidInputError
+from qaflow.errors import InvalidInputError, StorageError
 from qaflow.reader import ModelSpec
 from qaflow.services import registry
 from qaflow.services.runtime import open_runtime
@@ -92,7 +93,12 @@ def serve(
     # The database and bucket are opened once here, where a mistake is one sentence; inside
     # uvicorn's start-up it would be a traceback and exit status 3.
     with readable_errors(), open_runtime(settings) as runtime:
-        runtime.store.check()
+        try:
+            runtime.store.check()
+        except StorageError as exc:
+            # Maybe only not up yet (a bucket service starting beside the API): /answer works
+            # without it, and /healthz reports it until it is there.
+            err_console.print(f"Warning: {exc.message}", highlight=False)
     console.print(f"qaflow {__version__} serving on http://{host}:{port} (docs: /docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 

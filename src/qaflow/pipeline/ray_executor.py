@@ -79,7 +79,12 @@ class RayExecutor:
         threads = threads_per_worker(settings, workers)
         actor_class = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=1)(DatumActor)
         actors = [actor_class.remote(settings, threads) for _ in range(workers)]
-        self._actors: list[Any] = _placed(ray, actors, ready_timeout_s)
+        try:
+            self._actors: list[Any] = _placed(ray, actors, ready_timeout_s)
+        except Exception:
+            if self._started_ray:  # else the next try finds a Ray it did not start, for good
+                ray.shutdown()
+            raise
 
     def map_unordered(self, tasks: Sequence[DatumTask]) -> Iterator[DatumOutcome]:
         ray = _import_ray()
@@ -87,18 +92,22 @@ class RayExecutor:
         idle = list(self._actors)
         running: dict[Any, tuple[Any, DatumTask]] = {}
         while waiting or running:
-            while idle and waiting:
-                actor, task = idle.pop(), waiting.pop()
-                running[actor.run.remote(task)] = (actor, task)
-            [ref], _ = ray.wait(list(running), num_returns=1)
+            try:
+                while idle and waiting:
+                    actor, task = idle.pop(), waiting.pop()
+                    running[actor.run.remote(task)] = (actor, task)
+                [ref], _ = ray.wait(list(running), num_returns=1)
+            except Exception as exc:  # Ray itself failed: every datum left gets its error
+                left = [task for _, task in running.values()] + waiting
+                for task in left:
+                    yield DatumOutcome(task.datum_id, error=_ray_failed(exc))
+                return
             actor, task = running.pop(ref)
             idle.append(actor)  # a dead one is being restarted by Ray; later calls wait for it
             try:
                 outcome: DatumOutcome = ray.get(ref)
             except Exception as exc:  # this datum's actor died twice, or Ray failed it
-                outcome = DatumOutcome(
-                    task.datum_id, error=f"Ray failed: {type(exc).__name__}: {exc}"
-                )
+                outcome = DatumOutcome(task.datum_id, error=_ray_failed(exc))
             yield outcome
 
     def close(self) -> None:
@@ -139,10 +148,21 @@ def _placed(ray: Any, actors: list[Any], timeout_s: float) -> list[Any]:
     """
     pings = {actor.ready.remote(): actor for actor in actors}
     ready, _ = ray.wait(list(pings), num_returns=len(pings), timeout=timeout_s)
-    placed = [pings[ref] for ref in ready]
+    placed, broken = [], None
+    for ref in ready:
+        try:
+            ray.get(ref)  # an actor whose constructor raised answers at once, with its error
+        except Exception as exc:
+            broken = exc
+        else:
+            placed.append(pings[ref])
     for actor in actors:
         if actor not in placed:
             ray.kill(actor, no_restart=True)
+    if not placed and broken is not None:
+        raise ConfigurationError(
+            f"the Ray workers could not start: {_ray_failed(broken)}"
+        ) from broken
     if not placed:
         raise TransientError(
             f"no Ray actor started within {timeout_s:.0f} s: the cluster has no free CPU for "
@@ -158,6 +178,10 @@ def _placed(ray: Any, actors: list[Any], timeout_s: float) -> list[Any]:
             len(placed),
         )
     return placed
+
+
+def _ray_failed(exc: BaseException) -> str:
+    return f"Ray failed: {type(exc).__name__}: {exc}"
 
 
 def _check_reachable(address: str) -> None:

@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 
 # Transient failures in a row a datum may have before they count as tries, and the longest
-# pause between them: with the default 1 s backoff, about four minutes of outage.
+# pause between them: with the default 1 s backoff, about three minutes of outage.
 OUTAGE_RETRIES = 8
 MAX_OUTAGE_PAUSE_S = 60.0
 

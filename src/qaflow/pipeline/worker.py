@@ -124,7 +124,7 @@ class PipelineWorker:
                 self.run_once(stop=stop)
             except Exception as exc:
                 failures += 1
-                pause = min(self._policy.poll_s * 2 ** (failures - 1), MAX_FAILURE_PAUSE_S)
+                pause = failure_pause(self._policy.poll_s, failures)
                 last = _log_failed_pass(self.worker_id, exc, failures, pause, last)
                 stop.wait(pause)
                 continue
@@ -185,6 +185,12 @@ class PipelineWorker:
 
 def _due(last: float | None, interval_s: float) -> bool:
     return last is None or time.monotonic() - last >= interval_s
+
+
+def failure_pause(poll_s: float, failures: int) -> float:
+    """The pause after ``failures`` failed passes in a row: doubling, up to a minute."""
+    # The exponent is capped: 2.0 ** 1024 overflows, after a day-long outage.
+    return min(poll_s * 2.0 ** min(failures - 1, 30), MAX_FAILURE_PAUSE_S)
 
 
 def _log_failed_pass(worker_id: str, exc: Exception, failures: int, pause: float, last: str) -> str:

@@ -26,8 +26,9 @@ _SETTLED = frozenset({JobState.DONE, JobState.FAILED})
 
 
 def _settled(status: UploadStatus) -> bool:
-    """Done and in SQL, or failed: nothing more will happen to the upload by itself."""
-    return status.state in _SETTLED and (status.egressed or status.state == JobState.FAILED.value)
+    """Ended, and whatever answers it has are in SQL: nothing more will happen to the upload
+    by itself. (A failed upload may still have answered rows: their egress is waited for.)"""
+    return status.state in _SETTLED and (status.egressed or status.output_commit_id is None)
 
 
 def run_policy(settings: Settings) -> RunPolicy:

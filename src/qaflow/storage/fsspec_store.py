@@ -74,13 +74,30 @@ class FsspecObjectStore(ObjectStore):
         bucket = self._root.split("/", 1)[0]
         with self._guard("check", "<bucket>")():
             try:
-                self._fs.info(bucket)
+                self._look_up_bucket(bucket)
             except FileNotFoundError:
                 # Listing a missing bucket looks like listing an empty one; say which it is.
                 raise ConfigurationError(
                     f"bucket {bucket!r} of {self.url} does not exist: create it, or correct "
                     "QAFLOW_STORAGE_URL"
                 ) from None
+            except PermissionError:
+                return  # credentials for objects need not see the bucket: nothing to judge
+
+    def _look_up_bucket(self, bucket: str) -> None:
+        """FileNotFoundError only when the service says the bucket does not exist (404)."""
+        protocols = self._fs.protocol
+        if "gs" in (protocols if isinstance(protocols, tuple) else (protocols,)):
+            # gcsfs's info() falls back to listing when the bucket lookup is refused (403),
+            # and an empty listing then reads as missing: ask for the bucket itself.
+            try:
+                self._fs.call("GET", "b/{}", bucket, json_out=True)
+            except FileNotFoundError:
+                raise
+            except OSError as exc:
+                raise PermissionError(str(exc)) from exc
+            return
+        self._fs.info(bucket)
 
     def size(self, key: str) -> int:
         return int(self._file_info(key)["size"])

@@ -107,11 +107,18 @@ def results_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         return frame
     extra = pd.json_normalize([row.get("extra") or {} for row in rows])
     known = [c for c in ["row_index", *RESULT_COLUMNS] if c in frame.columns]
-    # As in the CSV download: a result column whose name the upload uses gets a prefix.
-    results = frame[known[1:]].rename(
-        columns={c: f"{RESULT_PREFIX}{c}" for c in known[1:] if c in extra.columns}
-    )
-    return pd.concat([frame[known[:1]], extra, results], axis=1)
+    # As in the CSV download: a result column whose name the upload uses (any case) gets a
+    # prefix, as often as it takes to be unique; duplicate names would break the table.
+    taken = {str(name).strip().casefold() for name in extra.columns}
+    renamed = {}
+    for column in known:
+        name = column
+        while name.casefold() in taken:
+            name = RESULT_PREFIX + name
+        taken.add(name.casefold())
+        renamed[column] = name
+    ours = frame[known].rename(columns=renamed)
+    return pd.concat([ours.iloc[:, :1], extra, ours.iloc[:, 1:]], axis=1)
 
 
 def frame_csv(frame: pd.DataFrame) -> bytes:

@@ -64,12 +64,14 @@ def _model_options(client: ApiClient) -> tuple[list[str], set[str]]:
     session: a model deleted after it was chosen stays chosen, and asking with it says it is
     gone, where the box falling back to its first option would answer with another model.
     """
+    offered: list[str] = st.session_state.setdefault(OFFERED_KEY, [])
     try:
         listed = model_choices(client.list_models())
     except QaflowError as exc:
         show_error(exc)
-        listed = [API_DEFAULT]
-    offered: list[str] = st.session_state.setdefault(OFFERED_KEY, [])
+        # Unknown now, not gone: nothing is marked as no longer listed.
+        fallback = offered or [API_DEFAULT]
+        return fallback, set(fallback)
     choices = [*listed, *(name for name in offered if name not in listed)]
     st.session_state[OFFERED_KEY] = choices
     return choices, set(listed)

@@ -112,7 +112,8 @@ def _progress(client: ApiClient, tracked: list[str]) -> None:
             listed = client.list_uploads(limit=EARLIER_SHOWN)
         except QaflowError as exc:
             show_error(exc)
-            st.caption("Trying again every second.")
+            if polling:
+                st.caption("Trying again every second.")
             return
         statuses = _statuses(client, tracked, listed)
         for upload_id in tracked:
