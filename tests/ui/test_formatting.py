@@ -111,8 +111,9 @@ def test_md_text_leaves_web_addresses_whole() -> None:
     )
 
 
-def test_results_frame_prefixes_result_columns_the_upload_also_has() -> None:
-    row = {
+def _model_row(**extra: str) -> dict[str, object]:
+    """One row as the API sends it: the model's answer, and the upload's own columns."""
+    return {
         "row_index": 0,
         "question": "q",
         "context": "c",
@@ -121,10 +122,12 @@ def test_results_frame_prefixes_result_columns_the_upload_also_has() -> None:
         "start": 0,
         "end": 1,
         "error": None,
-        "extra": {"answer": "gold", "score": "1"},
+        "extra": extra,
     }
 
-    frame = results_frame([row])
+
+def test_results_frame_prefixes_result_columns_the_upload_also_has() -> None:
+    frame = results_frame([_model_row(answer="gold", score="1")])
 
     assert list(frame.columns) == [
         "row_index",
@@ -143,19 +146,7 @@ def test_results_frame_prefixes_result_columns_the_upload_also_has() -> None:
 
 
 def test_results_frame_never_repeats_a_column_name() -> None:
-    row = {
-        "row_index": 0,
-        "question": "q",
-        "context": "c",
-        "answer": "model's",
-        "score": 0.5,
-        "start": 0,
-        "end": 1,
-        "error": None,
-        "extra": {"row_index": "9", "Answer": "gold", "qaflow_answer": "other"},
-    }
-
-    frame = results_frame([row])
+    frame = results_frame([_model_row(row_index="9", Answer="gold", qaflow_answer="other")])
 
     assert frame.columns.is_unique
     assert list(frame.columns[:4]) == ["qaflow_row_index", "row_index", "Answer", "qaflow_answer"]
