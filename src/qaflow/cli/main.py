@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 from pathlib import Path
@@ -104,12 +105,24 @@ def serve(
 
 
 def _check_can_listen(host: str, port: int) -> None:
+    """Bind every address of ``host`` as asyncio's server will: a family the system has not
+    enabled (an IPv6 ``localhost`` in a container without IPv6) is skipped, not an error."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        family, kind, proto, _, address = infos[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
+        bound = 0
+        for family, kind, proto, _, address in socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        ):
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind(address)
+                except OSError as exc:
+                    if exc.errno != errno.EADDRNOTAVAIL:
+                        raise
+                    continue
+                bound += 1
+        if not bound:
+            raise OSError(errno.EADDRNOTAVAIL, "no address of this host can be used here")
     except OSError as exc:
         reason = exc.strerror or str(exc)
         fail(f"Cannot listen on {host}:{port}: {reason}.", code=EXIT_BAD_INPUT)
