@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from qaflow.errors import ConfigurationError, ModelLoadError
-from qaflow.reader import ModelSpec, ReaderOptions, load_reader
+from qaflow.reader import Backend, ModelSpec, ReaderOptions, load_reader
 from tests.support.tiny_model import build_tiny_qa_model
 
 
@@ -118,3 +118,17 @@ def test_first_loads_in_several_threads_at_once_all_succeed(
         timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx-int8"])
+def test_loading_prints_no_progress_bars(
+    tiny_model_dir: Path, tmp_path: Path, backend: Backend, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+    spec = ModelSpec("tiny", str(tiny_model_dir), str(tiny_model_dir), backend=backend)
+    load_reader(spec, onnx_cache_dir=tmp_path / "onnx")
+
+    assert "Loading weights" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()  # switched off only while qaflow loaded

@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering
-from transformers.utils import logging as hf_logging
 
 from qaflow.reader.backends.base import IdArray, LogitArray
 
@@ -25,12 +24,12 @@ class TorchBackend:
     def from_pretrained(
         cls, ref: str, *, threads: int | None = None, device: str = "cpu"
     ) -> TorchBackend:
-        """Load weights from a hub id or local directory; third-party errors propagate."""
+        """Load weights from a hub id or local directory; third-party errors propagate.
+
+        Callers hold :func:`qaflow.reader._hf.hf_loading` (the load lock, progress bars off)."""
         if threads is not None:
             # Process-wide in torch: the last loader wins, which is why settings pass one value.
             torch.set_num_threads(threads)
-        # A per-load "Loading weights" bar is noise in a server's or worker's log.
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         model = AutoModelForQuestionAnswering.from_pretrained(ref, dtype=torch.float32)
         return cls(model, device=device)
 
