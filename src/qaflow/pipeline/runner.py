@@ -8,6 +8,7 @@ rest. A heartbeat thread keeps the job's lease while datums run.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +43,12 @@ logger = logging.getLogger(__name__)
 # pause between them: with the default 1 s backoff, about three minutes of outage.
 OUTAGE_RETRIES = 8
 MAX_OUTAGE_PAUSE_S = 60.0
+
+
+def doubling_pause(base_s: float, attempt: int, cap_s: float = math.inf) -> float:
+    """The wait after the ``attempt``-th failure in a row: ``base_s``, doubling, at most
+    ``cap_s``. The exponent is bounded too: ``2.0 ** 1024`` overflows (a day-long outage)."""
+    return min(base_s * 2.0 ** min(attempt - 1, 30), cap_s)
 
 
 @dataclass(frozen=True)
@@ -206,14 +213,16 @@ def _record(session: Session, run: _Run, outcome: DatumOutcome) -> bool:
     fails no datum; after that it counts like any other failure.
     """
     datum = session.get_one(Datum, outcome.datum_id)
-    outages = run.outages.get(outcome.datum_id, 0)
-    if outcome.error is not None and outcome.transient and outages < OUTAGE_RETRIES:
-        run.outages[outcome.datum_id] = outages + 1
-        pause = min(run.policy.retry_backoff_s * 2**outages, MAX_OUTAGE_PAUSE_S)
-        run.retry_at[outcome.datum_id] = time.monotonic() + pause
+    mine = (Datum.id == outcome.datum_id, Datum.job_id == run.job_id)
+    outages = run.outages.get(outcome.datum_id, 0) + 1
+    if outcome.error is not None and outcome.transient and outages <= OUTAGE_RETRIES:
+        run.outages[outcome.datum_id] = outages
+        run.retry_at[outcome.datum_id] = time.monotonic() + doubling_pause(
+            run.policy.retry_backoff_s, outages, MAX_OUTAGE_PAUSE_S
+        )
         session.execute(
             update(Datum)
-            .where(Datum.id == outcome.datum_id, Datum.job_id == run.job_id)
+            .where(*mine)
             .values(state=DatumState.PENDING, error=outcome.error)
             .execution_options(synchronize_session=False)
         )
@@ -222,7 +231,6 @@ def _record(session: Session, run: _Run, outcome: DatumOutcome) -> bool:
     if not outcome.transient:  # an outage that outlasted its free retries keeps counting
         run.outages.pop(outcome.datum_id, None)
     tries = datum.tries + 1
-    mine = (Datum.id == outcome.datum_id, Datum.job_id == run.job_id)
     if outcome.error is None and outcome.result_sha256 is not None:
         record_blob(session, outcome.result_sha256, outcome.result_size or 0)
         values: dict[str, object] = {
@@ -241,8 +249,8 @@ def _record(session: Session, run: _Run, outcome: DatumOutcome) -> bool:
             "tries": tries,
             "error": outcome.error or "no result",
         }
-        run.retry_at[outcome.datum_id] = time.monotonic() + run.policy.retry_backoff_s * 2 ** (
-            tries - 1
+        run.retry_at[outcome.datum_id] = time.monotonic() + doubling_pause(
+            run.policy.retry_backoff_s, tries
         )
     session.execute(
         update(Datum).where(*mine).values(**values).execution_options(synchronize_session=False)

@@ -19,7 +19,13 @@ from qaflow.errors import ModelLoadError
 from qaflow.pipeline import jobs
 from qaflow.pipeline.egress import push_answers_to_sql
 from qaflow.pipeline.executors import Executor
-from qaflow.pipeline.runner import JobProgress, ProgressCallback, RunPolicy, run_job
+from qaflow.pipeline.runner import (
+    JobProgress,
+    ProgressCallback,
+    RunPolicy,
+    doubling_pause,
+    run_job,
+)
 from qaflow.pipeline.spec import current_versions, follow_model_weights, spec_of
 from qaflow.storage import ObjectStore
 
@@ -189,8 +195,7 @@ def _due(last: float | None, interval_s: float) -> bool:
 
 def failure_pause(poll_s: float, failures: int) -> float:
     """The pause after ``failures`` failed passes in a row: doubling, up to a minute."""
-    # The exponent is capped: 2.0 ** 1024 overflows, after a day-long outage.
-    return min(poll_s * 2.0 ** min(failures - 1, 30), MAX_FAILURE_PAUSE_S)
+    return doubling_pause(poll_s, failures, MAX_FAILURE_PAUSE_S)
 
 
 def _log_failed_pass(worker_id: str, exc: Exception, failures: int, pause: float, last: str) -> str:
