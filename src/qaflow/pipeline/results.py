@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from qaflow.errors import InvalidInputError
 from qaflow.pipeline.csvio import CONTEXT_COLUMN, QUESTION_COLUMN, CsvLayout, CsvRow
+from qaflow.wording import unique_names
 
 ResultStatus = Literal["ok", "error"]
 
@@ -186,15 +187,7 @@ def _result_row(values: tuple[Any, ...]) -> ResultRow:
 
 
 def _result_headers(upload_columns: tuple[str, ...]) -> list[str]:
-    taken = {name.strip().casefold() for name in upload_columns}
-    headers = []
-    for name in RESULT_COLUMNS:
-        header = name
-        while header.casefold() in taken:
-            header = _RESULT_PREFIX + header
-        taken.add(header.casefold())
-        headers.append(header)
-    return headers
+    return unique_names(RESULT_COLUMNS, upload_columns, _RESULT_PREFIX)
 
 
 def _upload_values(row: ResultRow, layout: CsvLayout) -> list[str]:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from qaflow.services.pipeline_schemas import CommitDetail, CommitPublic, JobPublic
 from qaflow.services.schemas import AnswerPublic
+from qaflow.wording import unique_names
 
 MARK_STYLE = "background:#ffe08a;padding:0 .15em;border-radius:.2em;font-weight:600"
 CONTEXT_STYLE = (
@@ -109,15 +110,8 @@ def results_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     known = [c for c in ["row_index", *RESULT_COLUMNS] if c in frame.columns]
     # As in the CSV download: a result column whose name the upload uses (any case) gets a
     # prefix, as often as it takes to be unique; duplicate names would break the table.
-    taken = {str(name).strip().casefold() for name in extra.columns}
-    renamed = {}
-    for column in known:
-        name = column
-        while name.casefold() in taken:
-            name = RESULT_PREFIX + name
-        taken.add(name.casefold())
-        renamed[column] = name
-    ours = frame[known].rename(columns=renamed)
+    names = unique_names(known, map(str, extra.columns), RESULT_PREFIX)
+    ours = frame[known].rename(columns=dict(zip(known, names, strict=True)))
     return pd.concat([ours.iloc[:, :1], extra, ours.iloc[:, 1:]], axis=1)
 
 
