@@ -41,7 +41,7 @@ from qaflow.versioning import (
     BLOB_PREFIX,
     blob_key,
     commit_changes,
-    get_commit,
+    find_commit,
     get_repo,
     head_files,
 )
@@ -96,7 +96,7 @@ def test_create_upload_stores_the_blob_commits_it_and_records_the_upload(
     assert load_row_index(store, GOOD_SHA) == validate_csv_stream(io.BytesIO(GOOD_CSV)).row_index
 
     session.expire_all()  # read back what was committed, not the session's objects
-    commit = get_commit(session=session, commit_id=upload.commit_id)
+    commit = find_commit(session=session, ref=upload.commit_id)
     assert (commit.seq, commit.parent_id, commit.origin) == (1, None, CommitOrigin.UPLOAD)
     changes = commit_changes(session=session, commit=commit)
     assert [(c.path, c.blob_sha256, c.size) for c in changes] == [
@@ -344,7 +344,7 @@ def test_scan_commits_good_files_and_deletes_each_only_after_its_commit(
         uploads = list_uploads(session=session)
         assert {u.origin for u in uploads} == {"bucket_scan"}
         assert {u.rows for u in uploads} == {GOOD_ROWS, GOOD_ROWS + 1}
-        commit = get_commit(session=session, commit_id=uploads[0].commit_id)
+        commit = find_commit(session=session, ref=uploads[0].commit_id)
         assert commit.origin == CommitOrigin.BUCKET_SCAN
         for upload in uploads:
             assert store.exists(blob_key(upload.sha256))

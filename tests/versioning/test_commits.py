@@ -14,7 +14,6 @@ from qaflow.versioning import (
     create_commit,
     ensure_repo,
     find_commit,
-    get_commit,
     get_repo,
     head_files,
     latest_commit,
@@ -73,12 +72,12 @@ def test_commits_are_numbered_and_chained(
         c.id for c in reversed(commits)
     ]
     assert [c.seq for c in list_commits(session=session, repo=repo, before_seq=3, limit=1)] == [2]
-    assert get_commit(session=session, commit_id=commits[1].id).seq == 2
+    assert find_commit(session=session, ref=commits[1].id).seq == 2
     latest = latest_commit(session=session, repo=repo)
     assert latest is not None
     assert latest.id == commits[2].id
     with pytest.raises(NotFoundError, match="missing"):
-        get_commit(session=session, commit_id="missing")
+        find_commit(session=session, ref="missing")
 
 
 def test_find_commit_takes_a_unique_prefix_like_git(session: Session, repo: Repo) -> None:
@@ -176,7 +175,7 @@ def test_pipeline_commits_keep_their_provenance(
     session.commit()
     session.expire_all()
 
-    stored = get_commit(session=session, commit_id=made.id)
+    stored = find_commit(session=session, ref=made.id)
     assert (stored.input_commit_id, stored.job_id, stored.pipeline_version_id) == (
         source.id,
         "j" * 32,

@@ -79,14 +79,6 @@ def list_commits(
     return list(session.scalars(query.order_by(Commit.seq.desc()).limit(limit)))
 
 
-def get_commit(*, session: Session, commit_id: str) -> Commit:
-    """The commit with this id; NotFoundError when there is none."""
-    commit = session.get(Commit, commit_id)
-    if commit is None:
-        raise NotFoundError(f"Commit '{commit_id}' not found.")
-    return commit
-
-
 def find_commit(*, session: Session, ref: str) -> Commit:
     """The commit whose id is ``ref`` or, as in git, the one commit whose id starts with it.
 
