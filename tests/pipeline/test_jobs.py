@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from qaflow.db import Job, JobState, PipelineVersion, utc_now
 from qaflow.pipeline import jobs
-from qaflow.pipeline.datums import adopt_datums, job_inputs, shard
+from qaflow.pipeline.datums import adopt_datums, job_inputs, plan_datums
 from qaflow.pipeline.executors import InProcessExecutor
 from qaflow.pipeline.runner import RunPolicy, run_job
 from qaflow.pipeline.spec import current_version, spec_of
@@ -122,7 +122,7 @@ def test_datums_of_a_job_handed_back_to_the_queue_are_taken_over(runtime: Runtim
         adopted = adopt_datums(
             session=session,
             job=first,
-            refs=shard(inputs.files, spec),
+            refs=plan_datums(session=session, store=runtime.store, files=inputs.files, spec=spec),
             owner_is_live=lambda owner: jobs.is_live(owner, 60),
             settled=set(),
         )

@@ -111,6 +111,72 @@ def test_a_new_upload_costs_only_its_own_datums(runtime: Runtime) -> None:
     assert len(stored_answers(runtime)) == 11
 
 
+def test_rows_appended_to_a_file_cost_only_the_new_shards(runtime: Runtime) -> None:
+    first = upload(runtime, question_csv(10))
+    run_pass(runtime)
+    appended = question_csv(10) + question_csv(5, first=10).split(b"\n", 1)[1]
+
+    second = upload(runtime, appended, "questions-v2.csv")
+    report = run_pass(runtime)
+
+    # Shards of 4 rows: 0-4 and 4-8 are byte for byte the first file's; 8-12 and 12-15 are new.
+    assert [(job.state, job.total, job.processed, job.skipped) for job in report.jobs] == [
+        ("done", 4, 2, 2)
+    ]
+    assert Counter(a.upload_id for a in stored_answers(runtime)) == {first.id: 10, second.id: 7}
+    with runtime.sessions() as session:
+        results = pipeline_service.upload_results(session=session, upload_id=second.id)
+        status = pipeline_service.upload_status(session=session, upload_id=second.id)
+    assert (status.state, status.datums_total, status.datums_done) == ("done", 4, 4)
+    sink = io.BytesIO()
+    pipeline_service.export_results(
+        results=results, store=runtime.store, export_format="json", sink=sink
+    )
+    rows = json.loads(sink.getvalue())
+    assert [(row["row_index"], row["extra"]["id"]) for row in rows] == [
+        (n, str(n)) for n in range(15)
+    ]
+    assert all(row["error"] is None and row["answer"] for row in rows)
+    with runtime.sessions() as session:
+        datum_ids = set(session.scalars(select(Datum.id)))
+    assert {a.datum_id for a in stored_answers(runtime)} <= datum_ids
+
+
+def test_an_appended_file_keeps_its_progress_when_shard_rows_changes(runtime: Runtime) -> None:
+    upload(runtime, question_csv(10))
+    run_pass(runtime)
+    appended = question_csv(10) + question_csv(5, first=10).split(b"\n", 1)[1]
+    second = upload(runtime, appended, "questions-v2.csv")
+    run_pass(runtime)
+
+    update_pipeline(runtime, shard_rows=3)
+
+    with runtime.sessions() as session:
+        status = pipeline_service.upload_status(session=session, upload_id=second.id)
+    # Its cut by 4 rows, two of whose datums the first file's job made.
+    assert (status.state, status.datums_total, status.datums_done) == ("done", 4, 4)
+
+
+def test_an_edited_row_costs_only_its_shard(runtime: Runtime) -> None:
+    data = question_csv(12)
+    upload(runtime, data)
+    run_pass(runtime)
+
+    edited = upload(runtime, data.replace(b"program 5?", b"program five?"), "edited.csv")
+    report = run_pass(runtime)
+
+    assert [(job.total, job.processed, job.skipped) for job in report.jobs] == [(3, 1, 2)]
+    with runtime.sessions() as session:
+        results = pipeline_service.upload_results(session=session, upload_id=edited.id)
+    sink = io.BytesIO()
+    pipeline_service.export_results(
+        results=results, store=runtime.store, export_format="json", sink=sink
+    )
+    questions = [row["question"] for row in json.loads(sink.getvalue())]
+    assert questions[5] == "Who wrote program five?"
+    assert len(questions) == 12
+
+
 def test_the_same_content_again_is_skipped_but_still_answered(runtime: Runtime) -> None:
     data = question_csv(10)
     first = upload(runtime, data)

@@ -5,7 +5,16 @@ from qaflow.db.dialect import dialect_name, insert_ignoring_duplicates
 from qaflow.db.engine import check_connection, create_db_engine, create_session_factory
 from qaflow.db.migrate import alembic_config, current_revision, head_revision, upgrade_database
 from qaflow.db.models import AnswerRecord, AnswerSource, Base, ModelBackend, ModelEntry
-from qaflow.db.pipeline import Datum, DatumState, Job, JobScope, JobState, Pipeline, PipelineVersion
+from qaflow.db.pipeline import (
+    Datum,
+    DatumState,
+    Job,
+    JobScope,
+    JobState,
+    Pipeline,
+    PipelineVersion,
+    ShardDigest,
+)
 from qaflow.db.types import UTCDateTime, utc_now
 from qaflow.db.versioning import (
     Blob,
@@ -41,6 +50,7 @@ __all__ = [
     "Repo",
     "RepoFile",
     "RepoKind",
+    "ShardDigest",
     "UTCDateTime",
     "Upload",
     "UploadOrigin",

@@ -1,8 +1,9 @@
 """ORM models of the batch pipeline: pipelines and their versions, jobs and datums.
 
 A job runs one pipeline version over one input commit. A datum is one row shard of one input
-file under one pipeline spec; its id hashes exactly that, so work already done under the same
-spec is found by a primary-key look-up and skipped.
+file under one pipeline spec; its id hashes the spec and the shard's content, so work already
+done under the same spec is found by a primary-key look-up and skipped, including the unchanged
+shards of a file that was edited or appended to.
 """
 
 from __future__ import annotations
@@ -122,3 +123,18 @@ class Datum(Base):
     rows: Mapped[int | None] = mapped_column(Integer)
     error_rows: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, onupdate=utc_now)
+
+
+class ShardDigest(Base):
+    """The content digest of rows ``[shard_start, shard_stop)`` of a CSV blob, header included.
+
+    Datum ids hash it, so two files whose shard is byte for byte the same under the same header
+    share the datum. Computed once per blob and row range; a blob's digests never change.
+    """
+
+    __tablename__ = "shard_digests"
+
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), primary_key=True)
+    shard_start: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shard_stop: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(SHA256_LENGTH))

@@ -1,9 +1,10 @@
 """Datums: which row shards a job covers, and who processes each.
 
-A datum's id hashes the pipeline's ``spec_hash``, the input file's content and the row range,
-so finding work already done under the same spec is one primary-key look-up per datum, never a
-scan of history. Ownership moves between jobs with compare-and-set updates, so two workers
-never both think they own a datum.
+A datum's id hashes the pipeline's ``spec_hash``, the shard's content (its digest, see
+:mod:`qaflow.pipeline.shard_digests`) and the row range, so finding work already done under the
+same spec is one primary-key look-up per datum, never a scan of history, and a file that keeps
+some shards of an earlier one reuses them. Ownership moves between jobs with compare-and-set
+updates, so two workers never both think they own a datum.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from qaflow.db import (
 from qaflow.errors import InvalidInputError
 from qaflow.pipeline._sql import updated_one
 from qaflow.pipeline.csvio import validate_csv_stream
+from qaflow.pipeline.shard_digests import Digests, ensure_digests, shard_ranges
 from qaflow.pipeline.spec import PipelineSpec
 from qaflow.storage import ObjectStore
 from qaflow.versioning import blob_key, commit_changes, get_repo, head_files
@@ -63,8 +65,15 @@ class DatumRef:
         return f"{self.path}/rows-{self.start}-{self.stop}.parquet"
 
 
-def datum_id(spec_hash: str, blob_sha256: str, start: int, stop: int) -> str:
-    return hashlib.sha256(f"{spec_hash}:{blob_sha256}:{start}:{stop}".encode()).hexdigest()
+def datum_id(spec_hash: str, blob_sha256: str, start: int, stop: int, digests: Digests) -> str:
+    """The id of rows ``[start, stop)`` of the blob under the spec.
+
+    Keyed by the shard's content digest when ``digests`` has it; otherwise by the whole file's
+    hash, as datums were before shard digests existed (so their work is still found).
+    """
+    digest = digests.get((blob_sha256, start, stop))
+    key = f"{blob_sha256}" if digest is None else f"shard-{digest}"
+    return hashlib.sha256(f"{spec_hash}:{key}:{start}:{stop}".encode()).hexdigest()
 
 
 def parse_output_path(path: str) -> tuple[str, int, int]:
@@ -76,23 +85,33 @@ def parse_output_path(path: str) -> tuple[str, int, int]:
     return directory, int(match.group(1)), int(match.group(2))
 
 
-def shard(files: Sequence[InputFile], spec: PipelineSpec) -> list[DatumRef]:
+def shard(files: Sequence[InputFile], spec: PipelineSpec, digests: Digests) -> list[DatumRef]:
     """The datums of ``files``: row ranges of at most ``spec.shard_rows`` rows."""
     spec_hash = spec.spec_hash
-    refs = []
-    for entry in files:
-        for start in range(0, entry.rows, spec.shard_rows):
-            stop = min(start + spec.shard_rows, entry.rows)
-            refs.append(
-                DatumRef(
-                    datum_id(spec_hash, entry.blob_sha256, start, stop),
-                    entry.path,
-                    entry.blob_sha256,
-                    start,
-                    stop,
-                )
-            )
-    return refs
+    return [
+        DatumRef(
+            datum_id(spec_hash, entry.blob_sha256, start, stop, digests),
+            entry.path,
+            entry.blob_sha256,
+            start,
+            stop,
+        )
+        for entry in files
+        for start, stop in shard_ranges(entry.rows, spec.shard_rows)
+    ]
+
+
+def plan_datums(
+    *, session: Session, store: ObjectStore, files: Sequence[InputFile], spec: PipelineSpec
+) -> list[DatumRef]:
+    """The datums of ``files``, their shard digests computed first where missing; commits."""
+    digests = ensure_digests(
+        session=session,
+        store=store,
+        blobs={entry.blob_sha256: entry.rows for entry in files},
+        shard_rows=spec.shard_rows,
+    )
+    return shard(files, spec, digests)
 
 
 @dataclass(frozen=True)

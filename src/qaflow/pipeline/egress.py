@@ -32,6 +32,7 @@ from qaflow.errors import QaflowError, TerminalError
 from qaflow.pipeline.datums import datum_id, parse_output_path
 from qaflow.pipeline.inspect import read_blob_rows
 from qaflow.pipeline.results import ResultRow
+from qaflow.pipeline.shard_digests import known_digests
 from qaflow.pipeline.spec import PipelineSpec, spec_of
 from qaflow.storage import ObjectStore
 from qaflow.versioning import commit_changes, files_at
@@ -153,14 +154,13 @@ def output_lineages(
     """
     parsed = [(path, blob, *parse_output_path(path)) for path, blob in puts]
     inputs = _input_files(session, spec, commit, {input_path for _, _, input_path, *_ in parsed})
+    # The job that wrote the commit computed these digests before it made its datums.
+    digests = known_digests(session, {sha for sha, _ in inputs.values()})
     lineages = []
     for path, blob, input_path, start, stop in parsed:
         input_sha, upload_id = inputs[input_path]
-        lineages.append(
-            OutputLineage(
-                path, blob, datum_id(spec.spec_hash, input_sha, start, stop), input_sha, upload_id
-            )
-        )
+        datum = datum_id(spec.spec_hash, input_sha, start, stop, digests)
+        lineages.append(OutputLineage(path, blob, datum, input_sha, upload_id))
     return lineages
 
 

@@ -29,8 +29,8 @@ from qaflow.pipeline.datums import (
     job_inputs,
     load_datums,
     mark_running,
+    plan_datums,
     record_blob,
-    shard,
 )
 from qaflow.pipeline.executors import DatumOutcome, DatumTask, Executor
 from qaflow.pipeline.spec import PipelineSpec, spec_of
@@ -113,21 +113,18 @@ def run_job(
     """
     with session_factory() as session:
         spec = spec_of(session.get_one(PipelineVersion, job.pipeline_version_id))
+    run = _Run(
+        session_factory, executor, job.id, spec, [], policy, on_progress, stop or threading.Event()
+    )
+    # Reading the input (row counts, shard digests) can take a while on large files: the
+    # lease is renewed meanwhile.
+    with _heartbeat(run, worker_id), session_factory() as session:
         try:
             inputs = job_inputs(session=session, store=store, job=job, spec=spec)
+            run.refs = plan_datums(session=session, store=store, files=inputs.files, spec=spec)
         except TerminalError as exc:
             jobs.fail_job(session=session, job_id=job.id, error=f"cannot read the input: {exc}")
             return _progress(session.get_one(Job, job.id))
-    run = _Run(
-        session_factory,
-        executor,
-        job.id,
-        spec,
-        shard(inputs.files, spec),
-        policy,
-        on_progress,
-        stop or threading.Event(),
-    )
     with _heartbeat(run, worker_id):
         adoption = _work(run)
     with session_factory() as session:

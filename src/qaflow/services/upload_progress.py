@@ -20,6 +20,7 @@ from qaflow.db import (
 )
 from qaflow.pipeline import spec as pipeline_spec
 from qaflow.pipeline.datums import DatumRef, InputFile, in_chunks, load_datums, shard
+from qaflow.pipeline.shard_digests import Digests, known_digests
 from qaflow.pipeline.spec import QUESTION_ANSWER, PipelineSpec, spec_of
 from qaflow.services.pipeline_schemas import JobStateName, UploadStatus
 
@@ -43,6 +44,8 @@ def upload_statuses(
     versions = _versions(session, {job.pipeline_version_id for job in jobs.values()})
     current: PipelineVersion | None = None
     specs: dict[int, PipelineSpec] = {}  # parsed once per version, not once per upload
+    # A job computes its files' digests when it plans them; before that there are no datums.
+    digests = known_digests(session, {upload.sha256 for upload in uploads})
     planned: Planned = []
     unread: dict[str, str] = {}  # upload id -> why the pipeline's glob leaves it out
     for upload in uploads:
@@ -58,12 +61,12 @@ def upload_statuses(
         spec = specs[version.id]
         refs: list[DatumRef] = []
         if fnmatchcase(upload.path, spec.glob):
-            refs = shard([InputFile(upload.path, upload.sha256, upload.rows)], spec)
+            refs = shard([InputFile(upload.path, upload.sha256, upload.rows)], spec, digests)
         else:  # a path the glob leaves out has no datums: none to wait for
             unread[upload.id] = _unread_note(upload, spec)
         planned.append((upload, job, version, refs))
     datums = load_datums(session, sorted({ref.id for *_, refs in planned for ref in refs}))
-    planned = _with_earlier_shardings(session, planned, datums, specs)
+    planned = _with_earlier_shardings(session, planned, datums, specs, digests)
     outputs = _commits(session, {job.output_commit_id for job in jobs.values()})
     return [
         _status(upload, job, refs, datums, outputs, version, unread.get(upload.id))
@@ -72,57 +75,69 @@ def upload_statuses(
 
 
 def _with_earlier_shardings(
-    session: Session, planned: Planned, datums: dict[str, Datum], specs: Mapping[int, PipelineSpec]
+    session: Session,
+    planned: Planned,
+    datums: dict[str, Datum],
+    specs: Mapping[int, PipelineSpec],
+    digests: Digests,
 ) -> Planned:
-    """Uploads whose job ended with none of the datums the current ``shard_rows`` cuts: their
+    """Uploads whose job ended without all the datums the current ``shard_rows`` cuts: their
     rows were cut by an earlier ``shard_rows`` (an operational setting, changed in place), so
-    their progress is read from the datums of that cut. Adds those datums to ``datums``."""
+    their progress is read from the datums of that cut. Adds those datums to ``datums``.
+
+    (A job that ended made every datum of its cut; some of the current cut's may exist all the
+    same, made for other files or cuts that share a row range and its content.)"""
     ended = (JobState.DONE, JobState.FAILED)
     stale = [
         index
         for index, (_, job, _, refs) in enumerate(planned)
-        if job is not None and job.state in ended and refs and not any(r.id in datums for r in refs)
+        if job is not None and job.state in ended and refs and not all(r.id in datums for r in refs)
     ]
     if not stale:
         return planned
-    found = _datums_of_contents(session, {planned[index][0].sha256 for index in stale})
+    widths = _earlier_widths(session, {planned[index][0].sha256 for index in stale}, digests)
+    cuts = {
+        index: _cuts(planned[index][0], specs[planned[index][2].id], widths, digests)
+        for index in stale
+    }
+    found = load_datums(session, sorted({r.id for c in cuts.values() for cut in c for r in cut}))
     datums.update(found)
     fixed = list(planned)
     for index in stale:
         upload, job, version, refs = planned[index]
-        fixed[index] = (
-            upload,
-            job,
-            version,
-            _earlier_cut(upload, specs[version.id], found) or refs,
+        complete = [cut for cut in cuts[index] if all(ref.id in found for ref in cut)]
+        # The newest cut: the one whose datums were last worked on.
+        newest = max(
+            complete, key=lambda cut: max(found[ref.id].updated_at for ref in cut), default=None
         )
+        fixed[index] = (upload, job, version, newest or refs)
     return fixed
 
 
-def _earlier_cut(
-    upload: Upload, spec: PipelineSpec, found: Mapping[str, Datum]
-) -> list[DatumRef] | None:
-    """The newest complete cut of the upload's rows into datums of ``spec`` among ``found``."""
-    firsts = sorted(
-        (d for d in found.values() if d.blob_sha256 == upload.sha256 and d.shard_start == 0),
-        key=lambda d: d.updated_at,
-        reverse=True,
-    )
-    entry = [InputFile(upload.path, upload.sha256, upload.rows)]
-    for first in firsts:
-        width = first.shard_stop - first.shard_start
-        refs = shard(entry, spec.model_copy(update={"shard_rows": max(width, 1)}))
-        if all(ref.id in found for ref in refs):
-            return refs
-    return None
-
-
-def _datums_of_contents(session: Session, shas: set[str]) -> dict[str, Datum]:
-    found: dict[str, Datum] = {}
+def _earlier_widths(session: Session, shas: set[str], digests: Digests) -> dict[str, set[int]]:
+    """Per file content, the shard widths its rows were cut by: its first shard's stop."""
+    widths: dict[str, set[int]] = {sha: set() for sha in shas}
+    for sha, start, stop in digests:
+        if start == 0 and sha in widths:
+            widths[sha].add(stop)
+    # Datums made before shard digests existed carry their file's hash.
     for chunk in in_chunks(sorted(shas)):
-        query = select(Datum).where(Datum.blob_sha256.in_(chunk))
-        found.update({d.id: d for d in session.scalars(query)})
-    return found
+        query = select(Datum.blob_sha256, Datum.shard_stop).where(
+            Datum.blob_sha256.in_(chunk), Datum.shard_start == 0
+        )
+        for sha, stop in session.execute(query):
+            widths[sha].add(stop)
+    return widths
+
+
+def _cuts(
+    upload: Upload, spec: PipelineSpec, widths: Mapping[str, set[int]], digests: Digests
+) -> list[list[DatumRef]]:
+    entry = [InputFile(upload.path, upload.sha256, upload.rows)]
+    return [
+        shard(entry, spec.model_copy(update={"shard_rows": max(width, 1)}), digests)
+        for width in sorted(widths[upload.sha256])
+    ]
 
 
 def _unread_note(upload: Upload, spec: PipelineSpec) -> str:

@@ -1,0 +1,140 @@
+"""Shard digests: equal exactly where two files share a shard's bytes under the same header."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import pytest
+
+from qaflow.pipeline.csvio import validate_csv_stream
+from qaflow.pipeline.row_index import store_row_index
+from qaflow.pipeline.shard_digests import (
+    compute_digests,
+    ensure_digests,
+    known_digests,
+    shard_ranges,
+)
+from qaflow.services.runtime import Runtime
+from qaflow.storage import ObjectStore, open_store_url
+from qaflow.versioning import blob_key
+from tests.pipeline.pipeline_support import question_csv, upload
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ObjectStore:
+    return open_store_url(str(tmp_path / "bucket"))
+
+
+def _put(store: ObjectStore, data: bytes, *, indexed: bool = True, every: int = 1000) -> str:
+    """Store ``data`` as a blob, with the row index an upload leaves beside it when ``indexed``."""
+    summary = validate_csv_stream(io.BytesIO(data), row_index_every=every)
+    store.put_bytes(blob_key(summary.sha256), data)
+    if indexed:
+        store_row_index(store, summary.sha256, summary.row_index)
+    return summary.sha256
+
+
+def _digests(store: ObjectStore, data: bytes, shard_rows: int, **put: object) -> list[str]:
+    sha = _put(store, data, **put)  # type: ignore[arg-type]
+    rows = validate_csv_stream(io.BytesIO(data)).rows
+    return compute_digests(store, sha, shard_ranges(rows, shard_rows))
+
+
+def test_shard_ranges_cover_the_rows_once() -> None:
+    assert shard_ranges(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert shard_ranges(8, 4) == [(0, 4), (4, 8)]
+    assert shard_ranges(3, 4) == [(0, 3)]
+
+
+def test_a_digest_hashes_the_header_and_the_shards_bytes(store: ObjectStore) -> None:
+    data = b"question,context\nq0,c0\nq1,c1\n\nq2,c2"
+    header = hashlib.sha256(b"question,context\n").digest()
+
+    digests = _digests(store, data, 2)
+
+    # The blank line after row 1 belongs to the first shard; the last shard runs to the end.
+    assert digests == [
+        hashlib.sha256(header + b"q0,c0\nq1,c1\n\n").hexdigest(),
+        hashlib.sha256(header + b"q2,c2").hexdigest(),
+    ]
+
+
+def test_appended_rows_keep_the_digests_of_the_full_shards(store: ObjectStore) -> None:
+    before = _digests(store, question_csv(10), 4)
+    after = _digests(store, question_csv(10) + question_csv(5, first=10).split(b"\n", 1)[1], 4)
+
+    assert len(before) == 3
+    assert len(after) == 4
+    assert after[:2] == before[:2]
+    assert after[2] != before[2]  # rows 8-9 were the old last shard; now it holds 8-11
+
+
+def test_an_edited_row_changes_only_its_shards_digest(store: ObjectStore) -> None:
+    data = question_csv(12)
+    edited = data.replace(b"Who wrote program 5?", b"Who wrote program five?")
+
+    before, after = _digests(store, data, 4), _digests(store, edited, 4)
+
+    assert [a == b for a, b in zip(before, after, strict=True)] == [True, False, True]
+
+
+def test_another_header_changes_every_digest(store: ObjectStore) -> None:
+    data = question_csv(8)
+    renamed = data.replace(b"id,question,context", b"key,question,context", 1)
+
+    before, after = _digests(store, data, 4), _digests(store, renamed, 4)
+
+    assert not set(before) & set(after)
+
+
+@pytest.mark.parametrize("shard_rows", [1000, 700, 2500])
+def test_the_row_index_and_a_fresh_parse_give_the_same_digests(
+    tmp_path: Path, shard_rows: int
+) -> None:
+    # 1000 and 2500 (one shard) start where the stored index (every 1000 rows) has offsets;
+    # 700 does not, so its digests come from a parse. Quoted newlines make rows span lines.
+    lines = ["question,context", *(f'q{n},"line one\nline two {n}"' for n in range(2345))]
+    data = ("\r\n".join(lines) + "\r\n").encode()
+    ranges = shard_ranges(2345, shard_rows)
+
+    with_index = open_store_url(str(tmp_path / "indexed"))
+    without_index = open_store_url(str(tmp_path / "plain"))
+
+    indexed = compute_digests(with_index, _put(with_index, data), ranges)
+    parsed = compute_digests(without_index, _put(without_index, data, indexed=False), ranges)
+
+    assert indexed == parsed
+    assert len(set(indexed)) == len(ranges)
+
+
+def test_digests_are_computed_once_and_kept(runtime: Runtime) -> None:
+    data = question_csv(10)
+    uploaded = upload(runtime, data)
+
+    with runtime.sessions() as session:
+        first = ensure_digests(
+            session=session, store=runtime.store, blobs={uploaded.sha256: 10}, shard_rows=4
+        )
+    runtime.store.delete(blob_key(uploaded.sha256))  # a second computation would fail now
+    with runtime.sessions() as session:
+        again = ensure_digests(
+            session=session, store=runtime.store, blobs={uploaded.sha256: 10}, shard_rows=4
+        )
+        kept = known_digests(session, [uploaded.sha256])
+
+    assert sorted(first) == [(uploaded.sha256, a, b) for a, b in [(0, 4), (4, 8), (8, 10)]]
+    assert again == first == kept
+
+
+def test_a_missing_blob_gets_no_digests(runtime: Runtime) -> None:
+    uploaded = upload(runtime, question_csv(6))
+    runtime.store.delete(blob_key(uploaded.sha256))
+
+    with runtime.sessions() as session:
+        digests = ensure_digests(
+            session=session, store=runtime.store, blobs={uploaded.sha256: 6}, shard_rows=4
+        )
+
+    assert digests == {}
