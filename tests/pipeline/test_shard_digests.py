@@ -7,8 +7,11 @@ import io
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete, select, update
 
+from qaflow.db import AnswerRecord, Datum, PipelineVersion, ShardDigest
 from qaflow.pipeline.csvio import validate_csv_stream
+from qaflow.pipeline.datums import datum_id
 from qaflow.pipeline.row_index import store_row_index
 from qaflow.pipeline.shard_digests import (
     compute_digests,
@@ -16,10 +19,11 @@ from qaflow.pipeline.shard_digests import (
     known_digests,
     shard_ranges,
 )
+from qaflow.services import pipeline_service
 from qaflow.services.runtime import Runtime
 from qaflow.storage import ObjectStore, open_store_url
 from qaflow.versioning import blob_key
-from tests.pipeline.pipeline_support import question_csv, upload
+from tests.pipeline.pipeline_support import question_csv, run_pass, stored_answers, upload
 
 
 @pytest.fixture
@@ -138,3 +142,48 @@ def test_a_missing_blob_gets_no_digests(runtime: Runtime) -> None:
         )
 
     assert digests == {}
+
+
+def _as_before_shard_digests(runtime: Runtime) -> None:
+    """Rewrite the database as a qaflow without shard digests left it: datums keyed by file."""
+    with runtime.sessions() as session:
+        version = session.scalars(select(PipelineVersion)).one()
+        renamed = {
+            datum.id: datum_id(
+                version.spec_hash, datum.blob_sha256, datum.shard_start, datum.shard_stop, {}
+            )
+            for datum in session.scalars(select(Datum))
+        }
+        for old, new in renamed.items():
+            session.execute(update(Datum).where(Datum.id == old).values(id=new))
+            session.execute(
+                update(AnswerRecord).where(AnswerRecord.datum_id == old).values(datum_id=new)
+            )
+        session.execute(delete(ShardDigest))
+        session.commit()
+
+
+def test_datums_from_before_shard_digests_still_count(runtime: Runtime) -> None:
+    data = question_csv(10)
+    first = upload(runtime, data)
+    run_pass(runtime)
+    _as_before_shard_digests(runtime)
+
+    with runtime.sessions() as session:
+        status = pipeline_service.upload_status(session=session, upload_id=first.id)
+    assert (status.state, status.datums_total, status.datums_done) == ("done", 3, 3)
+
+    # The same bytes again are planned with digests, so answered once more, as the README says;
+    # the answers table keeps one row per row of the content.
+    upload(runtime, data, "again.csv")
+    report = run_pass(runtime)
+
+    assert [(job.processed, job.skipped) for job in report.jobs] == [(3, 0)]
+    assert [a.row_index for a in stored_answers(runtime)] == list(range(10))
+
+
+def test_a_datum_without_a_digest_keeps_the_id_earlier_versions_gave_it() -> None:
+    assert datum_id("spec", "blob", 0, 4, {}) == hashlib.sha256(b"spec:blob:0:4").hexdigest()
+    assert datum_id("spec", "blob", 0, 4, {("blob", 0, 4): "d"}) != datum_id(
+        "spec", "blob", 0, 4, {}
+    )
