@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from sqlalchemy import text
+
 from qaflow.config import Settings
 from qaflow.db import create_db_engine, create_session_factory
 from qaflow.services.pipeline_worker import EmbeddedWorker
@@ -46,6 +48,39 @@ def test_a_worker_that_cannot_start_retries_until_the_database_is_there(
         worker.stop()
         engine.dispose()
     assert not worker.running
+
+
+def test_a_running_worker_whose_passes_fail_says_why_until_they_work(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=f"sqlite:///{tmp_path / 'qaflow.db'}",
+        default_model="tiny",
+        default_model_ref=str(tiny_model_dir),
+        default_model_backend="torch",
+        worker_poll_s=0.05,
+    )
+    with open_runtime(settings) as runtime:
+        worker = EmbeddedWorker(
+            settings=settings, session_factory=runtime.sessions, store=runtime.store
+        )
+        worker.start()
+        try:
+            _wait_until(lambda: worker.running)
+            assert worker.problem is None
+            with runtime.engine.begin() as connection:  # passes cannot find their jobs now
+                connection.execute(text("ALTER TABLE jobs RENAME TO jobs_away"))
+
+            _wait_until(lambda: worker.problem is not None)
+            assert "jobs" in (worker.problem or "")
+            assert worker.running
+
+            with runtime.engine.begin() as connection:
+                connection.execute(text("ALTER TABLE jobs_away RENAME TO jobs"))
+            _wait_until(lambda: worker.problem is None, timeout_s=120)
+        finally:
+            worker.stop()
 
 
 def _wait_until(condition: object, timeout_s: float = 60.0) -> None:

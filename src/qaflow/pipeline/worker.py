@@ -85,6 +85,8 @@ class PipelineWorker:
         self._last_scan: float | None = None
         self._last_plan: dict[int, float] = {}
         self._unreadable: dict[int, str] = {}  # pipeline id -> why its weights could not be read
+        # Why passes fail, while they do (run_forever): what /healthz reports.
+        self.failing: str | None = None
 
     def run_once(self, *, force: bool = False, stop: threading.Event | None = None) -> RunReport:
         """One pass: scan (when due, or ``force``), plan, run every claimable job, egress."""
@@ -131,12 +133,12 @@ class PipelineWorker:
             except Exception as exc:
                 failures += 1
                 pause = failure_pause(self._policy.poll_s, failures)
-                last = _log_failed_pass(self.worker_id, exc, failures, pause, last)
+                last = self.failing = _log_failed_pass(self.worker_id, exc, failures, pause, last)
                 stop.wait(pause)
                 continue
             if failures:
                 logger.info("pipeline worker %s: passes work again", self.worker_id)
-            failures, last = 0, ""
+            failures, last, self.failing = 0, "", None
             stop.wait(self._policy.poll_s)
 
     def _scan(self, force: bool) -> ScanCounts:

@@ -106,7 +106,8 @@ class EmbeddedWorker:
     """A pipeline worker on a background thread, for ``qaflow serve``.
 
     A worker that cannot start (the database or a Ray cluster away) tries again with growing
-    pauses, up to ``max_retry_s``, until it runs or is stopped; ``problem`` says why meanwhile.
+    pauses, up to ``max_retry_s``, until it runs or is stopped; ``problem`` says why meanwhile,
+    and also while a running worker's passes fail (they are retried too).
     """
 
     def __init__(
@@ -126,7 +127,14 @@ class EmbeddedWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="qaflow-pipeline", daemon=True)
         self.running = False
-        self.problem: str | None = None
+        self._start_problem: str | None = None
+        self._worker: PipelineWorker | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """Why the worker cannot start, or why its passes fail; None while it works."""
+        worker = self._worker
+        return self._start_problem or (worker.failing if worker is not None else None)
 
     def start(self) -> None:
         self._thread.start()
@@ -146,10 +154,12 @@ class EmbeddedWorker:
                     settings=self._settings, session_factory=self._sessions, store=self._store
                 ) as worker:
                     logger.info("pipeline worker %s started", worker.worker_id)
-                    self.running, self.problem = True, None
+                    self._worker, self._start_problem = worker, None
+                    self.running = True
                     worker.run_forever(self._stop)
             except Exception as exc:
-                self.running, self.problem = False, f"{type(exc).__name__}: {exc}"
+                self.running, self._worker = False, None
+                self._start_problem = f"{type(exc).__name__}: {exc}"
                 logger.exception("the embedded pipeline worker stopped; retrying in %.0f s", pause)
                 self._stop.wait(pause)
                 pause = min(pause * 2, self._max_retry_s)

@@ -23,7 +23,7 @@ class HealthPublic(BaseModel):
     default_model: str
     pipeline_worker: str = Field(
         description="The embedded pipeline worker: running, starting, off (not embedded), or "
-        "failing: why (it keeps retrying)."
+        "failing: why (it cannot start, or its passes fail; it keeps retrying)."
     )
 
 
