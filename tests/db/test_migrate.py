@@ -53,9 +53,13 @@ def test_explicitly_named_constraints_exist(db_engine: Engine) -> None:
     unique = {c["name"] for c in inspector.get_unique_constraints("answers")}
     checks = {c["name"] for c in inspector.get_check_constraints("answers")}
     indexes = {i["name"] for i in inspector.get_indexes("answers")}
-    assert "uq_answers_datum_row" in unique
+    assert "uq_answers_datum_row" not in unique  # dropped by 0005: files share datums
     assert "ck_answers_answer_source" in checks
-    assert {"ix_answers_created_at_model_name", "ix_answers_model_name"} <= indexes
+    assert {
+        "ix_answers_created_at_model_name",
+        "ix_answers_model_name",
+        "uq_answers_batch_row",
+    } <= indexes
     assert {c["name"] for c in inspector.get_unique_constraints("models")} == {"uq_models_name"}
 
 
@@ -134,6 +138,11 @@ def test_offline_mode_renders_the_schema_as_sql(url: str) -> None:
     rendered = config.output_buffer.getvalue()
     assert "CREATE TABLE answers" in rendered
     assert "CONSTRAINT uq_answers_datum_row UNIQUE (datum_id, row_index)" in rendered
+    assert "CREATE TABLE shard_digests" in rendered
+    if url.startswith("postgresql"):
+        assert "ALTER TABLE answers DROP CONSTRAINT uq_answers_datum_row" in rendered
+    else:  # a copy of the table without it
+        assert "ALTER TABLE _alembic_tmp_answers RENAME TO answers" in rendered
 
 
 def test_upgrading_past_0004_keeps_the_oldest_copy_of_a_batch_row(db_engine: Engine) -> None:
@@ -164,3 +173,29 @@ def test_upgrading_past_0004_keeps_the_oldest_copy_of_a_batch_row(db_engine: Eng
     with db_engine.connect() as connection:
         kept = connection.execute(text("SELECT answer FROM answers ORDER BY id")).scalars().all()
     assert kept == ["first", "other row", "online", "online"]
+
+
+def test_0005_lets_files_share_a_datum_and_its_downgrade_keeps_the_oldest_copy(
+    db_engine: Engine,
+) -> None:
+    insert = text(
+        "INSERT INTO answers (created_at, model_name, question, context, answer, source, "
+        "datum_id, row_index, input_sha256, pipeline_name, pipeline_version) VALUES "
+        "(CURRENT_TIMESTAMP, 'm', 'q', 'c', :answer, 'batch', 'd', 0, :sha, 'qa', 1)"
+    )
+    with db_engine.begin() as connection:
+        command.upgrade(alembic_config(connection=connection), "0004_answers_batch_row")
+        connection.execute(insert, {"answer": "first file", "sha": "a" * 64})
+    upgrade_database(db_engine)
+    with db_engine.begin() as connection:  # another file's content, the same shared datum
+        connection.execute(insert, {"answer": "second file", "sha": "b" * 64})
+        shared = connection.execute(text("SELECT answer FROM answers ORDER BY id")).scalars()
+        assert shared.all() == ["first file", "second file"]
+
+    with db_engine.begin() as connection:
+        command.downgrade(alembic_config(connection=connection), "0004_answers_batch_row")
+        kept = connection.execute(text("SELECT answer FROM answers ORDER BY id")).scalars().all()
+    assert kept == ["first file"]
+    unique = {c["name"] for c in inspect(db_engine).get_unique_constraints("answers")}
+    assert "uq_answers_datum_row" in unique
+    assert "shard_digests" not in inspect(db_engine).get_table_names()

@@ -80,14 +80,17 @@ def test_model_names_are_unique(session_factory: sessionmaker[Session]) -> None:
             session.flush()
 
 
-def test_datum_row_is_unique_but_nulls_do_not_collide(
+def test_a_batch_row_is_unique_per_input_content_but_nulls_do_not_collide(
     session_factory: sessionmaker[Session],
 ) -> None:
+    row = {"source": AnswerSource.BATCH, "pipeline_name": "qa", "pipeline_version": 1}
     with session_factory.begin() as session:
-        session.add_all([_answer(), _answer()])  # online: no datum
-        session.add(_answer(source=AnswerSource.BATCH, datum_id="d1", row_index=0))
+        session.add_all([_answer(), _answer()])  # online: no pipeline, content or row
+        session.add(_answer(**row, datum_id="d1", input_sha256="a" * 64, row_index=0))
+        # Another file's content sharing the datum stores its own copy of the row.
+        session.add(_answer(**row, datum_id="d1", input_sha256="b" * 64, row_index=0))
     with session_factory() as session:
-        session.add(_answer(source=AnswerSource.BATCH, datum_id="d1", row_index=0))
+        session.add(_answer(**row, datum_id="d2", input_sha256="a" * 64, row_index=0))
         with pytest.raises(sa_exc.IntegrityError):
             session.flush()
 

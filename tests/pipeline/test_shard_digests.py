@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import delete, select, update
 from qaflow.db import AnswerRecord, Datum, PipelineVersion, ShardDigest
 from qaflow.pipeline.csvio import validate_csv_stream
 from qaflow.pipeline.datums import datum_id
-from qaflow.pipeline.row_index import store_row_index
+from qaflow.pipeline.row_index import load_row_index, store_row_index
 from qaflow.pipeline.shard_digests import (
     compute_digests,
     ensure_digests,
@@ -23,6 +24,7 @@ from qaflow.services import pipeline_service
 from qaflow.services.runtime import Runtime
 from qaflow.storage import ObjectStore, open_store_url
 from qaflow.versioning import blob_key
+from qaflow.versioning.blobs import row_index_key
 from tests.pipeline.pipeline_support import question_csv, run_pass, stored_answers, upload
 
 
@@ -132,16 +134,38 @@ def test_digests_are_computed_once_and_kept(runtime: Runtime) -> None:
     assert again == first == kept
 
 
-def test_a_missing_blob_gets_no_digests(runtime: Runtime) -> None:
-    uploaded = upload(runtime, question_csv(6))
-    runtime.store.delete(blob_key(uploaded.sha256))
+def test_a_missing_or_damaged_blob_gets_no_digests_and_the_others_do(runtime: Runtime) -> None:
+    missing = upload(runtime, question_csv(6))
+    damaged = upload(runtime, question_csv(6, first=10), "damaged.csv")
+    good = upload(runtime, question_csv(6, first=20), "good.csv")
+    runtime.store.delete(blob_key(missing.sha256))
+    data = runtime.store.get_bytes(blob_key(damaged.sha256))
+    runtime.store.put_bytes(blob_key(damaged.sha256), data[: len(data) // 3])  # cut short
 
     with runtime.sessions() as session:
         digests = ensure_digests(
-            session=session, store=runtime.store, blobs={uploaded.sha256: 6}, shard_rows=4
+            session=session,
+            store=runtime.store,
+            blobs={missing.sha256: 6, damaged.sha256: 6, good.sha256: 6},
+            shard_rows=4,
         )
 
-    assert digests == {}
+    assert {sha for sha, _, _ in digests} == {good.sha256}
+
+
+def test_a_row_index_that_does_not_fit_its_blob_is_not_trusted(tmp_path: Path) -> None:
+    data = question_csv(3000)
+    ranges = shard_ranges(3000, 1000)
+    plain = open_store_url(str(tmp_path / "plain"))
+    expected = compute_digests(plain, _put(plain, data, indexed=False), ranges)
+    store = open_store_url(str(tmp_path / "bucket"))
+    sha = _put(store, data)
+    index = load_row_index(store, sha)
+    assert index is not None
+    shifted = [offset + 3 for offset in index.offsets]  # mid-row: no line break before them
+    store.put_bytes(row_index_key(sha), replace(index, offsets=tuple(shifted)).to_json())
+
+    assert compute_digests(store, sha, ranges) == expected
 
 
 def _as_before_shard_digests(runtime: Runtime) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 
 from qaflow.db import Datum, DatumState, Job, JobScope, JobState
 from qaflow.errors import NotFoundError
+from qaflow.pipeline.shard_digests import ensure_digests
 from qaflow.pipeline.worker import failure_pause
 from qaflow.services import lineage_service, pipeline_service
 from qaflow.services.pipeline_worker import pipeline_worker
@@ -123,7 +124,13 @@ def test_rows_appended_to_a_file_cost_only_the_new_shards(runtime: Runtime) -> N
     assert [(job.state, job.total, job.processed, job.skipped) for job in report.jobs] == [
         ("done", 4, 2, 2)
     ]
-    assert Counter(a.upload_id for a in stored_answers(runtime)) == {first.id: 10, second.id: 7}
+    # In SQL each file has all its rows, the shared ones naming the datums the first file made.
+    answers = stored_answers(runtime)
+    assert Counter(a.upload_id for a in answers) == {first.id: 10, second.id: 15}
+    first_datums = {a.row_index: a.datum_id for a in answers if a.upload_id == first.id}
+    shared = [a for a in answers if a.upload_id == second.id and a.row_index < 8]
+    assert [a.datum_id for a in shared] == [first_datums[n] for n in range(8)]
+    assert {a.input_sha256 for a in answers if a.upload_id == second.id} == {second.sha256}
     with runtime.sessions() as session:
         results = pipeline_service.upload_results(session=session, upload_id=second.id)
         status = pipeline_service.upload_status(session=session, upload_id=second.id)
@@ -155,6 +162,45 @@ def test_an_appended_file_keeps_its_progress_when_shard_rows_changes(runtime: Ru
         status = pipeline_service.upload_status(session=session, upload_id=second.id)
     # Its cut by 4 rows, two of whose datums the first file's job made.
     assert (status.state, status.datums_total, status.datums_done) == ("done", 4, 4)
+
+
+def test_a_shared_datum_is_run_again_from_the_file_that_takes_it_over(runtime: Runtime) -> None:
+    first = upload(runtime, question_csv(10))
+    with runtime.sessions() as session:  # its shards digested, then its blob lost: its datums
+        ensure_digests(session=session, store=runtime.store, blobs={first.sha256: 10}, shard_rows=4)
+    runtime.store.delete(blob_key(first.sha256))  # fail
+    assert run_pass(runtime).jobs[0].failed == 3
+
+    appended = question_csv(10) + question_csv(5, first=10).split(b"\n", 1)[1]
+    second = upload(runtime, appended, "questions-v2.csv")
+    report = run_pass(runtime)
+
+    # Rows 0-8 are the first file's failed datums: read now from the second file's blob.
+    assert [(job.state, job.processed, job.failed) for job in report.jobs] == [("done", 4, 0)]
+    with runtime.sessions() as session:
+        status = pipeline_service.upload_status(session=session, upload_id=second.id)
+    assert (status.state, status.datums_done) == ("done", 4)
+
+
+def test_files_sharing_datums_in_one_job_each_get_all_their_rows(
+    runtime: Runtime, other_model_dir: Path
+) -> None:
+    first = upload(runtime, question_csv(10))
+    appended = question_csv(10) + question_csv(5, first=10).split(b"\n", 1)[1]
+    second = upload(runtime, appended, "questions-v2.csv")
+    run_pass(runtime)
+    register_model(runtime, OTHER_MODEL, other_model_dir)
+    update_pipeline(runtime, model=OTHER_MODEL, reprocess=True)
+
+    report = run_pass(runtime)
+
+    # One reprocess job over both files' 7 shards: the two they share are one datum each.
+    assert [(job.state, job.total) for job in report.jobs] == [("done", 7)]
+    with runtime.sessions() as session:
+        ran = session.scalars(select(Datum).where(Datum.job_id == report.jobs[0].job_id)).all()
+    assert len(ran) == 5
+    version_2 = Counter(a.upload_id for a in stored_answers(runtime) if a.pipeline_version == 2)
+    assert version_2 == {first.id: 10, second.id: 15}
 
 
 def test_an_edited_row_costs_only_its_shard(runtime: Runtime) -> None:

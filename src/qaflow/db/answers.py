@@ -15,8 +15,8 @@ from qaflow.errors import ConfigurationError, InvalidInputError
 
 
 def upsert_answers(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert answer rows, skipping those already stored: the same ``(datum_id, row_index)``,
-    or the same row of the same content under the same pipeline version.
+    """Insert answer rows, skipping those already stored: the same row of the same input
+    content under the same pipeline version.
 
     Keys are :class:`AnswerRecord` attribute names; rows may leave optional ones out.
     Rows without a ``datum_id`` (online answers) are always inserted. Returns how many rows
@@ -34,8 +34,8 @@ def upsert_answers(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
 
 
 def _insert_skipping_stored(dialect: str) -> sqlite.Insert | postgresql.Insert:
-    # No conflict target: a row is stored already under either key, its datum's
-    # (datum_id, row_index) or its content's (pipeline, version, input, row).
+    # No conflict target: any unique key a row collides on means it is stored already (today
+    # the one key of batch rows, (pipeline, version, input, row)).
     if dialect == "sqlite":
         return sqlite.insert(AnswerRecord).on_conflict_do_nothing()
     if dialect == "postgresql":

@@ -14,7 +14,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -91,10 +90,9 @@ class AnswerRecord(Base):
 
     __tablename__ = "answers"
     __table_args__ = (
-        # The batch egress upserts on this; NULLs never collide, so online rows are unaffected.
-        UniqueConstraint("datum_id", "row_index", name="uq_answers_datum_row"),
-        # One batch answer per row of the same content and pipeline version, however the rows
-        # were sharded into datums (online rows have NULLs here, which never collide).
+        # The batch egress upserts on this: one answer per row of an input file's content and
+        # pipeline version, however the rows were sharded into datums, and whichever files
+        # share the datum (online rows have NULLs here, which never collide).
         Index(
             "uq_answers_batch_row",
             "pipeline_name",

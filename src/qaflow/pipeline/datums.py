@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
@@ -31,14 +31,14 @@ from qaflow.db import (
     insert_ignoring_duplicates,
 )
 from qaflow.errors import InvalidInputError
-from qaflow.pipeline._sql import updated_one
+from qaflow.pipeline._sql import IN_CHUNK, updated_one
+from qaflow.pipeline._sql import in_chunks as in_chunks  # part of this module's surface
 from qaflow.pipeline.csvio import validate_csv_stream
 from qaflow.pipeline.shard_digests import Digests, ensure_digests, shard_ranges
 from qaflow.pipeline.spec import PipelineSpec
 from qaflow.storage import ObjectStore
 from qaflow.versioning import blob_key, commit_changes, get_repo, head_files
 
-IN_CHUNK = 500
 _OUTPUT_NAME = re.compile(r"rows-(\d+)-(\d+)\.parquet")
 
 
@@ -72,7 +72,7 @@ def datum_id(spec_hash: str, blob_sha256: str, start: int, stop: int, digests: D
     hash, as datums were before shard digests existed (so their work is still found).
     """
     digest = digests.get((blob_sha256, start, stop))
-    key = f"{blob_sha256}" if digest is None else f"shard-{digest}"
+    key = blob_sha256 if digest is None else f"shard-{digest}"
     return hashlib.sha256(f"{spec_hash}:{key}:{start}:{stop}".encode()).hexdigest()
 
 
@@ -226,7 +226,7 @@ def adopt_datums(
             or datum.job_id == job.id
             or not owner_is_live(owners[datum.job_id])
         ):
-            _take_over(session, job, datum, adoption)
+            _take_over(session, job, datum, ref, adoption)
         else:
             adoption.waiting += 1
     _insert_new(session, job, missing, adoption)
@@ -250,17 +250,20 @@ def _owner_jobs(session: Session, job_id: str, datums: Iterable[Datum]) -> dict[
     return owners
 
 
-def _take_over(session: Session, job: Job, datum: Datum, adoption: Adoption) -> None:
+def _take_over(session: Session, job: Job, datum: Datum, ref: DatumRef, adoption: Adoption) -> None:
     if datum.job_id == job.id and datum.state == DatumState.PENDING:
         adoption.runnable.append(datum)
         return
-    # Compare-and-set: only if nobody changed the datum since it was read.
+    # Compare-and-set: only if nobody changed the datum since it was read. The rows are read
+    # from this job's file: the one that made the datum (same bytes) may be gone.
     taken = updated_one(
         session,
         update(Datum)
         .where(Datum.id == datum.id, Datum.job_id == datum.job_id, Datum.state == datum.state)
         .values(
             job_id=job.id,
+            path=ref.path,
+            blob_sha256=ref.blob_sha256,
             state=DatumState.PENDING,
             tries=0 if datum.job_id != job.id else Datum.tries,
             error=None,
@@ -314,9 +317,3 @@ def mark_running(session: Session, job_id: str, datum_ids: Sequence[str]) -> Non
 def record_blob(session: Session, sha256: str, size: int) -> None:
     """The ``blobs`` row of a result an executor already stored."""
     insert_ignoring_duplicates(session, Blob, [{"sha256": sha256, "size": size}], ["sha256"])
-
-
-def in_chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    """``items`` in slices of :data:`IN_CHUNK`, each small enough for one SQL ``IN`` list."""
-    for start in range(0, len(items), IN_CHUNK):
-        yield items[start : start + IN_CHUNK]

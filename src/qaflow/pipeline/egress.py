@@ -1,8 +1,9 @@
 """The egress step ``push-answers-to-sql``: output commits into the SQL ``answers`` table.
 
-Exactly once: rows are upserted keyed by (datum_id, row_index), chunk by chunk, and a commit is
-marked egressed only after all its rows are in. A crash at any point is repaired by running the
-egress again, which inserts only what is missing.
+Exactly once: rows are upserted keyed by (pipeline, version, input content, row), chunk by chunk,
+and a commit is marked egressed only after all its rows are in. Files that share a datum (the
+same rows under the same header) each get their rows, which name the datum that computed them.
+A crash at any point is repaired by running the egress again, which inserts only what is missing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from qaflow.db import (
     AnswerSource,
     Commit,
     CommitOrigin,
-    Datum,
     FileOp,
     PipelineVersion,
     Upload,
@@ -29,7 +29,7 @@ from qaflow.db import (
     utc_now,
 )
 from qaflow.errors import QaflowError, TerminalError
-from qaflow.pipeline.datums import datum_id, parse_output_path
+from qaflow.pipeline.datums import datum_id, load_datums, parse_output_path
 from qaflow.pipeline.inspect import read_blob_rows
 from qaflow.pipeline.results import ResultRow
 from qaflow.pipeline.shard_digests import known_digests
@@ -61,6 +61,8 @@ class OutputLineage:
     datum_id: str
     input_sha256: str
     upload_id: str | None
+    start: int  # the input rows [start, stop) it holds
+    stop: int
 
 
 def push_answers_to_sql(
@@ -124,7 +126,7 @@ def egress_commit(
             if change.op == FileOp.PUT and change.blob_sha256 is not None
         ]
         files = output_lineages(session=session, spec=spec, commit=commit, puts=puts)
-        pending = [lineage for lineage in files if not _all_stored(session, lineage.datum_id)]
+        pending = [f for f in files if not _all_stored(session, spec.name, version.version, f)]
     base = _base_row(commit, version.version, spec)
     inserted = 0
     for lineage in pending:
@@ -154,13 +156,26 @@ def output_lineages(
     """
     parsed = [(path, blob, *parse_output_path(path)) for path, blob in puts]
     inputs = _input_files(session, spec, commit, {input_path for _, _, input_path, *_ in parsed})
-    # The job that wrote the commit computed these digests before it made its datums.
     digests = known_digests(session, {sha for sha, _ in inputs.values()})
+    # A datum is keyed by its shard's digest, or by its file's hash if it was made without
+    # one (before digests existed, or its blob could not be read then): the one whose result
+    # is this output file is the one that made it.
+    candidates = {
+        path: [
+            datum_id(spec.spec_hash, inputs[input_path][0], start, stop, keys)
+            for keys in (digests, {})
+        ]
+        for path, _, input_path, start, stop in parsed
+    }
+    datums = load_datums(session, sorted({d for ids in candidates.values() for d in ids}))
     lineages = []
     for path, blob, input_path, start, stop in parsed:
         input_sha, upload_id = inputs[input_path]
-        datum = datum_id(spec.spec_hash, input_sha, start, stop, digests)
-        lineages.append(OutputLineage(path, blob, datum, input_sha, upload_id))
+        ids = candidates[path]
+        made = [d for d in ids if d in datums and datums[d].result_sha256 == blob]
+        lineages.append(
+            OutputLineage(path, blob, (made or ids)[0], input_sha, upload_id, start, stop)
+        )
     return lineages
 
 
@@ -191,15 +206,20 @@ def _input_files(
     return found
 
 
-def _all_stored(session: Session, datum: str) -> bool:
-    """Whether every row of the datum is already in ``answers`` (an index-only count)."""
-    record = session.get(Datum, datum)
-    if record is None or record.rows is None:
-        return False
+def _all_stored(session: Session, pipeline: str, version: int, lineage: OutputLineage) -> bool:
+    """Whether every row of the output file is already in ``answers`` (an index-only count)."""
     stored = session.scalar(
-        select(func.count()).select_from(AnswerRecord).where(AnswerRecord.datum_id == datum)
+        select(func.count())
+        .select_from(AnswerRecord)
+        .where(
+            AnswerRecord.pipeline_name == pipeline,
+            AnswerRecord.pipeline_version == version,
+            AnswerRecord.input_sha256 == lineage.input_sha256,
+            AnswerRecord.row_index >= lineage.start,
+            AnswerRecord.row_index < lineage.stop,
+        )
     )
-    return stored == record.rows
+    return stored == lineage.stop - lineage.start
 
 
 def _row_chunks(store: ObjectStore, sha256: str, chunk_rows: int) -> Iterator[list[ResultRow]]:
