@@ -25,7 +25,13 @@ from qaflow.services.runtime import Runtime
 from qaflow.storage import ObjectStore, open_store_url
 from qaflow.versioning import blob_key
 from qaflow.versioning.blobs import row_index_key
-from tests.pipeline.pipeline_support import question_csv, run_pass, stored_answers, upload
+from tests.pipeline.pipeline_support import (
+    question_csv,
+    run_pass,
+    stored_answers,
+    update_pipeline,
+    upload,
+)
 
 
 @pytest.fixture
@@ -211,3 +217,20 @@ def test_a_datum_without_a_digest_keeps_the_id_earlier_versions_gave_it() -> Non
     assert datum_id("spec", "blob", 0, 4, {("blob", 0, 4): "d"}) != datum_id(
         "spec", "blob", 0, 4, {}
     )
+
+
+def test_an_upload_from_before_shard_digests_keeps_its_progress_when_shard_rows_changes(
+    runtime: Runtime,
+) -> None:
+    first = upload(runtime, question_csv(10))
+    run_pass(runtime)
+    _as_before_shard_digests(runtime)
+    with runtime.sessions() as session:  # digested since, as a later job over its bytes does
+        ensure_digests(session=session, store=runtime.store, blobs={first.sha256: 10}, shard_rows=4)
+    update_pipeline(runtime, shard_rows=3)
+
+    with runtime.sessions() as session:
+        status = pipeline_service.upload_status(session=session, upload_id=first.id)
+
+    # Read from the datums its own job made, keyed by the file's hash.
+    assert (status.state, status.datums_total, status.datums_done) == ("done", 3, 3)

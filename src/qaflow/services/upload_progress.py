@@ -85,8 +85,8 @@ def _with_earlier_shardings(
     rows were cut by an earlier ``shard_rows`` (an operational setting, changed in place), so
     their progress is read from the datums of that cut. Adds those datums to ``datums``.
 
-    (A job that ended made every datum of its cut; some of the current cut's may exist all the
-    same, made for other files or cuts that share a row range and its content.)"""
+    A job that ended made every datum of its cut, so a cut with any datum missing is not its
+    own, even if some of its datums exist: other files or cuts may share their rows."""
     ended = (JobState.DONE, JobState.FAILED)
     stale = [
         index
@@ -133,10 +133,13 @@ def _earlier_widths(session: Session, shas: set[str], digests: Digests) -> dict[
 def _cuts(
     upload: Upload, spec: PipelineSpec, widths: Mapping[str, set[int]], digests: Digests
 ) -> list[list[DatumRef]]:
+    """The upload's datums under each earlier width, keyed by shard digest and by file hash
+    (a job that planned it before digests existed keyed them so)."""
     entry = [InputFile(upload.path, upload.sha256, upload.rows)]
     return [
-        shard(entry, spec.model_copy(update={"shard_rows": max(width, 1)}), digests)
+        shard(entry, spec.model_copy(update={"shard_rows": max(width, 1)}), keys)
         for width in sorted(widths[upload.sha256])
+        for keys in (digests, {})
     ]
 
 
