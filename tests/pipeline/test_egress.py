@@ -59,7 +59,7 @@ def test_identical_uploads_are_answered_once_and_both_have_their_results(
 
     # The second job (over the repo's HEAD: both files) finds every datum already done under
     # this pipeline version: nothing is recomputed and the answers table keeps one row per
-    # (datum, row), the first upload's.
+    # row of the content, the first upload's.
     assert [(job.state, job.total, job.processed, job.skipped) for job in report.jobs] == [
         ("done", 2, 0, 2)
     ]
