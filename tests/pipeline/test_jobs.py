@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from qaflow.db import Job, JobState, PipelineVersion, utc_now
+from qaflow.db import Datum, Job, JobState, PipelineVersion, ShardDigest, utc_now
 from qaflow.pipeline import jobs
 from qaflow.pipeline.datums import adopt_datums, job_inputs, plan_datums
 from qaflow.pipeline.executors import InProcessExecutor
@@ -154,3 +154,33 @@ def _stop_after(*, seconds: float) -> threading.Event:
     timer.daemon = True
     timer.start()
     return stop
+
+
+def test_a_worker_stopped_while_planning_hands_the_job_back_before_any_datum(
+    runtime: Runtime,
+) -> None:
+    upload(runtime, question_csv(6))
+    [planned] = _plan(runtime)
+    with runtime.sessions() as session:
+        job = jobs.claim_job(session=session, worker_id="w1:1:a", lease_s=60)
+    assert job is not None
+    assert job.id == planned.id
+    stop = threading.Event()
+    stop.set()  # e.g. SIGTERM while the job's files are being digested
+
+    progress = run_job(
+        session_factory=runtime.sessions,
+        store=runtime.store,
+        executor=InProcessExecutor(
+            store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
+        ),
+        job=job,
+        worker_id="w1:1:a",
+        policy=RunPolicy(lease_s=60, retry_backoff_s=0.05, poll_s=0.05),
+        stop=stop,
+    )
+
+    assert progress.state == JobState.QUEUED
+    with runtime.sessions() as session:
+        assert session.scalars(select(Datum)).all() == []
+        assert session.scalars(select(ShardDigest)).all() == []

@@ -102,16 +102,22 @@ def shard(files: Sequence[InputFile], spec: PipelineSpec, digests: Digests) -> l
 
 
 def plan_datums(
-    *, session: Session, store: ObjectStore, files: Sequence[InputFile], spec: PipelineSpec
-) -> list[DatumRef]:
-    """The datums of ``files``, their shard digests computed first where missing; commits."""
+    *,
+    session: Session,
+    store: ObjectStore,
+    files: Sequence[InputFile],
+    spec: PipelineSpec,
+    halted: Callable[[], bool] = lambda: False,
+) -> list[DatumRef] | None:
+    """The datums of ``files``, their shard digests computed first where missing; commits.
+
+    None when ``halted`` turned true before every file was digested.
+    """
+    blobs = {entry.blob_sha256: entry.rows for entry in files}
     digests = ensure_digests(
-        session=session,
-        store=store,
-        blobs={entry.blob_sha256: entry.rows for entry in files},
-        shard_rows=spec.shard_rows,
+        session=session, store=store, blobs=blobs, shard_rows=spec.shard_rows, halted=halted
     )
-    return shard(files, spec, digests)
+    return None if halted() else shard(files, spec, digests)
 
 
 @dataclass(frozen=True)

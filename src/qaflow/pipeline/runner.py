@@ -117,16 +117,23 @@ def run_job(
         session_factory, executor, job.id, spec, [], policy, on_progress, stop or threading.Event()
     )
     # Reading the input (row counts, shard digests) can take a while on large files: the
-    # lease is renewed meanwhile.
+    # lease is renewed meanwhile, and a stop is heeded between files.
     with _heartbeat(run, worker_id), session_factory() as session:
         try:
             inputs = job_inputs(session=session, store=store, job=job, spec=spec)
-            run.refs = plan_datums(session=session, store=store, files=inputs.files, spec=spec)
+            refs = plan_datums(
+                session=session,
+                store=store,
+                files=inputs.files,
+                spec=spec,
+                halted=lambda: run.halted,
+            )
         except TerminalError as exc:
             jobs.fail_job(session=session, job_id=job.id, error=f"cannot read the input: {exc}")
             return _progress(session.get_one(Job, job.id))
+    run.refs = refs or []
     with _heartbeat(run, worker_id):
-        adoption = _work(run)
+        adoption = None if refs is None else _work(run)
     with session_factory() as session:
         if adoption is not None:
             if not _finish(session, session.get_one(Job, job.id), worker_id, run, inputs, adoption):

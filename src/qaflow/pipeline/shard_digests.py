@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import BinaryIO, Protocol
 
 from sqlalchemy import select
@@ -57,9 +57,17 @@ def known_digests(session: Session, blobs: Iterable[str]) -> dict[ShardKey, str]
 
 
 def ensure_digests(
-    *, session: Session, store: ObjectStore, blobs: Mapping[str, int], shard_rows: int
+    *,
+    session: Session,
+    store: ObjectStore,
+    blobs: Mapping[str, int],
+    shard_rows: int,
+    halted: Callable[[], bool] = lambda: False,
 ) -> dict[ShardKey, str]:
     """The digests of every shard of ``blobs`` (sha256 -> rows), computing the missing; commits.
+
+    Stops reading blobs once ``halted`` is true (a worker asked to stop): the digests are then
+    incomplete.
 
     A blob that cannot be digested (missing from the store, or not the CSV its row count
     says) gets none: its datums are keyed by the whole file and fail where they run, with
@@ -71,6 +79,8 @@ def ensure_digests(
         ranges = shard_ranges(rows, shard_rows)
         if all((sha256, start, stop) in known for start, stop in ranges):
             continue
+        if halted():
+            break
         try:
             digests = compute_digests(store, sha256, ranges)
         except TerminalError as exc:
