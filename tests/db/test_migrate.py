@@ -175,7 +175,7 @@ def test_upgrading_past_0004_keeps_the_oldest_copy_of_a_batch_row(db_engine: Eng
     assert kept == ["first", "other row", "online", "online"]
 
 
-def test_0005_lets_files_share_a_datum_and_its_downgrade_keeps_the_oldest_copy(
+def test_0005_lets_files_share_a_datum_and_its_downgrade_keeps_every_row(
     db_engine: Engine,
 ) -> None:
     insert = text(
@@ -194,8 +194,8 @@ def test_0005_lets_files_share_a_datum_and_its_downgrade_keeps_the_oldest_copy(
 
     with db_engine.begin() as connection:
         command.downgrade(alembic_config(connection=connection), "0004_answers_batch_row")
-        kept = connection.execute(text("SELECT answer FROM answers ORDER BY id")).scalars().all()
-    assert kept == ["first file"]
+        kept = connection.execute(text("SELECT answer, datum_id FROM answers ORDER BY id")).all()
+    assert [tuple(row) for row in kept] == [("first file", "d"), ("second file", None)]
     unique = {c["name"] for c in inspect(db_engine).get_unique_constraints("answers")}
     assert "uq_answers_datum_row" in unique
     assert "shard_digests" not in inspect(db_engine).get_table_names()

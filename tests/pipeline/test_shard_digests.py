@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select, update
 
-from qaflow.db import AnswerRecord, Datum, PipelineVersion, ShardDigest
+from qaflow.db import AnswerRecord, Commit, Datum, PipelineVersion, ShardDigest
 from qaflow.pipeline.csvio import validate_csv_stream
 from qaflow.pipeline.datums import datum_id
 from qaflow.pipeline.row_index import load_row_index, store_row_index
@@ -203,13 +203,39 @@ def test_datums_from_before_shard_digests_still_count(runtime: Runtime) -> None:
         status = pipeline_service.upload_status(session=session, upload_id=first.id)
     assert (status.state, status.datums_total, status.datums_done) == ("done", 3, 3)
 
-    # The same bytes again are planned with digests, so answered once more, as the README says;
-    # the answers table keeps one row per row of the content.
-    upload(runtime, data, "again.csv")
+    # The same bytes again are digested now, yet find the work keyed by their file.
+    again = upload(runtime, data, "again.csv")
     report = run_pass(runtime)
 
-    assert [(job.processed, job.skipped) for job in report.jobs] == [(3, 0)]
+    assert [(job.processed, job.skipped) for job in report.jobs] == [(0, 3)]
     assert [a.row_index for a in stored_answers(runtime)] == list(range(10))
+    with runtime.sessions() as session:
+        status = pipeline_service.upload_status(session=session, upload_id=again.id)
+        digest_keyed = session.scalars(select(ShardDigest)).all()
+    assert (status.state, status.datums_total, status.datums_done) == ("done", 3, 3)
+    assert len(digest_keyed) == 3
+
+
+def test_a_commit_from_before_shard_digests_is_egressed_under_its_own_datums(
+    runtime: Runtime,
+) -> None:
+    data = question_csv(10)
+    upload(runtime, data)
+    run_pass(runtime)
+    _as_before_shard_digests(runtime)
+    with runtime.sessions() as session:  # its answers not in SQL yet at the upgrade
+        commit = session.scalars(select(Commit).where(Commit.job_id.is_not(None))).one()
+        session.execute(delete(AnswerRecord))
+        session.execute(update(Commit).where(Commit.id == commit.id).values(egressed_at=None))
+        session.commit()
+        made = {d.id: d.job_id for d in session.scalars(select(Datum))}
+
+    upload(runtime, data, "again.csv")  # the same bytes: their job digests the blob first
+    run_pass(runtime)
+
+    rows = [a for a in stored_answers(runtime) if a.output_commit_id == commit.id]
+    assert len(rows) == 10
+    assert {made.get(a.datum_id or "") for a in rows} == {commit.job_id}
 
 
 def test_a_datum_without_a_digest_keeps_the_id_earlier_versions_gave_it() -> None:

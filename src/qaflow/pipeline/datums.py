@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 
 from sqlalchemy import select, update
@@ -101,6 +101,42 @@ def shard(files: Sequence[InputFile], spec: PipelineSpec, digests: Digests) -> l
     ]
 
 
+def file_keyed(refs: Sequence[DatumRef], spec: PipelineSpec) -> dict[str, str]:
+    """For each ref keyed by its shard's digest, the id its datum had when keyed by its file.
+
+    Work done before shard digests existed (or while a blob could not be digested) is keyed
+    by file: a file run again, or a job interrupted then, finds it instead of answering again.
+    """
+    keyed = {
+        ref.id: datum_id(spec.spec_hash, ref.blob_sha256, ref.start, ref.stop, {}) for ref in refs
+    }
+    return {content: by_file for content, by_file in keyed.items() if content != by_file}
+
+
+def prefer_stored(
+    refs: Sequence[DatumRef], alternatives: Mapping[str, str], stored: Container[str]
+) -> list[DatumRef]:
+    """``refs``, each under its alternative id where only that one is ``stored``."""
+    return [
+        replace(ref, id=alternatives[ref.id])
+        if ref.id in alternatives and ref.id not in stored and alternatives[ref.id] in stored
+        else ref
+        for ref in refs
+    ]
+
+
+def with_earlier_keys(
+    session: Session, refs: Sequence[DatumRef], spec: PipelineSpec
+) -> list[DatumRef]:
+    """``refs``, each keyed by its file where only that datum exists (:func:`file_keyed`)."""
+    alternatives = file_keyed(refs, spec)
+    keys = sorted({*alternatives, *alternatives.values()})
+    stored: set[str] = set()
+    for chunk in in_chunks(keys):
+        stored.update(session.scalars(select(Datum.id).where(Datum.id.in_(chunk))))
+    return prefer_stored(refs, alternatives, stored)
+
+
 def plan_datums(
     *,
     session: Session,
@@ -117,7 +153,9 @@ def plan_datums(
     digests = ensure_digests(
         session=session, store=store, blobs=blobs, shard_rows=spec.shard_rows, halted=halted
     )
-    return None if halted() else shard(files, spec, digests)
+    if halted():
+        return None
+    return with_earlier_keys(session, shard(files, spec, digests), spec)
 
 
 @dataclass(frozen=True)

@@ -158,8 +158,9 @@ def output_lineages(
     inputs = _input_files(session, spec, commit, {input_path for _, _, input_path, *_ in parsed})
     digests = known_digests(session, {sha for sha, _ in inputs.values()})
     # A datum is keyed by its shard's digest, or by its file's hash if it was made without
-    # one (before digests existed, or its blob could not be read then): the one whose result
-    # is this output file is the one that made it.
+    # one (before digests existed, or its blob could not be read then). The one that made this
+    # output file has it as its result; if both do (the same rows answered under each key),
+    # the commit's own job's.
     candidates = {
         path: [
             datum_id(spec.spec_hash, inputs[input_path][0], start, stop, keys)
@@ -172,7 +173,10 @@ def output_lineages(
     for path, blob, input_path, start, stop in parsed:
         input_sha, upload_id = inputs[input_path]
         ids = candidates[path]
-        made = [d for d in ids if d in datums and datums[d].result_sha256 == blob]
+        made = sorted(
+            (d for d in ids if d in datums and datums[d].result_sha256 == blob),
+            key=lambda d: datums[d].job_id != commit.job_id,
+        )
         lineages.append(
             OutputLineage(path, blob, (made or ids)[0], input_sha, upload_id, start, stop)
         )

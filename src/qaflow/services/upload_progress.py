@@ -19,7 +19,15 @@ from qaflow.db import (
     Upload,
 )
 from qaflow.pipeline import spec as pipeline_spec
-from qaflow.pipeline.datums import DatumRef, InputFile, in_chunks, load_datums, shard
+from qaflow.pipeline.datums import (
+    DatumRef,
+    InputFile,
+    file_keyed,
+    in_chunks,
+    load_datums,
+    prefer_stored,
+    shard,
+)
 from qaflow.pipeline.shard_digests import Digests, known_digests
 from qaflow.pipeline.spec import QUESTION_ANSWER, PipelineSpec, spec_of
 from qaflow.services.pipeline_schemas import JobStateName, UploadStatus
@@ -47,6 +55,7 @@ def upload_statuses(
     # A job computes its files' digests when it plans them; before that there are no datums.
     digests = known_digests(session, {upload.sha256 for upload in uploads})
     planned: Planned = []
+    earlier: dict[str, str] = {}  # digest-keyed id -> the file-keyed id of the same rows
     unread: dict[str, str] = {}  # upload id -> why the pipeline's glob leaves it out
     for upload in uploads:
         job = jobs.get(upload.commit_id)
@@ -62,10 +71,14 @@ def upload_statuses(
         refs: list[DatumRef] = []
         if fnmatchcase(upload.path, spec.glob):
             refs = shard([InputFile(upload.path, upload.sha256, upload.rows)], spec, digests)
+            earlier.update(file_keyed(refs, spec))
         else:  # a path the glob leaves out has no datums: none to wait for
             unread[upload.id] = _unread_note(upload, spec)
         planned.append((upload, job, version, refs))
-    datums = load_datums(session, sorted({ref.id for *_, refs in planned for ref in refs}))
+    ids = {ref.id for *_, refs in planned for ref in refs} | set(earlier.values())
+    datums = load_datums(session, sorted(ids))
+    # As a job plans them: work keyed by file, from before shard digests, is found too.
+    planned = [(u, j, v, prefer_stored(refs, earlier, datums)) for u, j, v, refs in planned]
     planned = _with_earlier_shardings(session, planned, datums, specs, digests)
     outputs = _commits(session, {job.output_commit_id for job in jobs.values()})
     return [

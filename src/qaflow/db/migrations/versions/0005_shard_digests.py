@@ -49,9 +49,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Files that shared a datum both stored its rows; the older copy stays.
+    # Files that shared a datum both stored its rows: all stay, and all but the oldest copy
+    # lose their datum_id (NULLs never collide), which the old key cannot hold twice.
     op.execute(
-        "DELETE FROM answers WHERE datum_id IS NOT NULL AND id NOT IN "
+        "UPDATE answers SET datum_id = NULL WHERE datum_id IS NOT NULL AND id NOT IN "
         "(SELECT MIN(id) FROM answers WHERE datum_id IS NOT NULL GROUP BY datum_id, row_index)"
     )
     answers = _answers_as_of_0004()
