@@ -179,7 +179,8 @@ def job_overhead(sessions: Any, store: Any) -> dict[str, float]:
     """Plan, claim, enumerate and adopt the next job: what runs before its first datum."""
     from qaflow.db import JobState
     from qaflow.pipeline import jobs
-    from qaflow.pipeline.datums import adopt_datums, job_inputs, plan_datums
+    from qaflow.pipeline.datums import adopt_datums, job_inputs
+    from qaflow.pipeline.planning import plan_datums
     from qaflow.pipeline.spec import current_version, spec_of
 
     with sessions() as session:

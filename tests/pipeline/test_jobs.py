@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from qaflow.db import Datum, Job, JobState, PipelineVersion, ShardDigest, utc_now
 from qaflow.pipeline import jobs
-from qaflow.pipeline.datums import adopt_datums, job_inputs, plan_datums
+from qaflow.pipeline.datums import adopt_datums, job_inputs
 from qaflow.pipeline.executors import InProcessExecutor
+from qaflow.pipeline.planning import plan_datums
 from qaflow.pipeline.runner import RunPolicy, run_job
 from qaflow.pipeline.spec import current_version, spec_of
 from qaflow.reader import default_onnx_cache_dir

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select, update
 
-from qaflow.db import AnswerRecord, Commit, Datum, PipelineVersion, ShardDigest
+from qaflow.db import AnswerRecord, Commit, Datum, DatumState, PipelineVersion, ShardDigest
 from qaflow.pipeline.csvio import validate_csv_stream
-from qaflow.pipeline.datums import datum_id
+from qaflow.pipeline.datums import DatumRef, datum_id
+from qaflow.pipeline.planning import preferred
 from qaflow.pipeline.row_index import load_row_index, store_row_index
 from qaflow.pipeline.shard_digests import (
     compute_digests,
@@ -228,13 +229,15 @@ def test_a_commit_from_before_shard_digests_is_egressed_under_its_own_datums(
         session.execute(delete(AnswerRecord))
         session.execute(update(Commit).where(Commit.id == commit.id).values(egressed_at=None))
         session.commit()
-        made = {d.id: d.job_id for d in session.scalars(select(Datum))}
 
     upload(runtime, data, "again.csv")  # the same bytes: their job digests the blob first
     run_pass(runtime)
 
     rows = [a for a in stored_answers(runtime) if a.output_commit_id == commit.id]
     assert len(rows) == 10
+    with runtime.sessions() as session:
+        made = {d.id: d.job_id for d in session.scalars(select(Datum))}
+    # Each row names a datum of the job that wrote the commit (its own, or its alias).
     assert {made.get(a.datum_id or "") for a in rows} == {commit.job_id}
 
 
@@ -260,3 +263,51 @@ def test_an_upload_from_before_shard_digests_keeps_its_progress_when_shard_rows_
 
     # Read from the datums its own job made, keyed by the file's hash.
     assert (status.state, status.datums_total, status.datums_done) == ("done", 3, 3)
+
+
+def test_a_file_from_before_shard_digests_shares_its_shards_once_it_has_run_again(
+    runtime: Runtime,
+) -> None:
+    data = question_csv(10)
+    upload(runtime, data)
+    run_pass(runtime)
+    _as_before_shard_digests(runtime)
+    upload(runtime, data, "again.csv")  # its finished datums get digest-keyed aliases
+    run_pass(runtime)
+
+    appended = data + question_csv(5, first=10).split(b"\n", 1)[1]
+    upload(runtime, appended, "appended.csv")
+    report = run_pass(runtime)
+
+    assert [(job.total, job.processed, job.skipped) for job in report.jobs] == [(4, 2, 2)]
+
+
+def _datum(datum_id: str, state: DatumState) -> Datum:
+    return Datum(id=datum_id, state=state)
+
+
+@pytest.mark.parametrize(
+    ("content", "by_file", "chosen"),
+    [
+        (None, None, "content"),
+        (None, DatumState.RUNNING, "by-file"),  # a job interrupted by the upgrade
+        (DatumState.FAILED, DatumState.DONE, "by-file"),
+        (DatumState.PENDING, DatumState.DONE, "by-file"),
+        (DatumState.DONE, DatumState.DONE, "content"),
+        (DatumState.FAILED, DatumState.FAILED, "content"),
+    ],
+)
+def test_the_datum_with_the_work_is_preferred(
+    content: DatumState | None, by_file: DatumState | None, chosen: str
+) -> None:
+    ref = DatumRef("content", "a/b.csv", "0" * 64, 0, 4)
+    datums = {
+        key: _datum(key, state)
+        for key, state in (("content", content), ("by-file", by_file))
+        if state is not None
+    }
+
+    [picked] = preferred([ref], {"content": "by-file"}, datums)
+
+    assert picked.id == chosen
+    assert (picked.path, picked.start, picked.stop) == ("a/b.csv", 0, 4)

@@ -2,8 +2,8 @@
 
 A datum's id hashes the pipeline's ``spec_hash``, the shard's content (its digest, see
 :mod:`qaflow.pipeline.shard_digests`) and the row range, so finding work already done under the
-same spec is one primary-key look-up per datum, never a scan of history, and a file that keeps
-some shards of an earlier one reuses them. Ownership moves between jobs with compare-and-set
+same spec is a primary-key look-up per datum, never a scan of history, and a file that keeps
+some shards of an earlier one reuses them (:mod:`qaflow.pipeline.planning` makes the refs). Ownership moves between jobs with compare-and-set
 updates, so two workers never both think they own a datum.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from sqlalchemy import select, update
@@ -34,7 +34,7 @@ from qaflow.errors import InvalidInputError
 from qaflow.pipeline._sql import IN_CHUNK, updated_one
 from qaflow.pipeline._sql import in_chunks as in_chunks  # part of this module's surface
 from qaflow.pipeline.csvio import validate_csv_stream
-from qaflow.pipeline.shard_digests import Digests, ensure_digests, shard_ranges
+from qaflow.pipeline.shard_digests import Digests, shard_ranges
 from qaflow.pipeline.spec import PipelineSpec
 from qaflow.storage import ObjectStore
 from qaflow.versioning import blob_key, commit_changes, get_repo, head_files
@@ -99,63 +99,6 @@ def shard(files: Sequence[InputFile], spec: PipelineSpec, digests: Digests) -> l
         for entry in files
         for start, stop in shard_ranges(entry.rows, spec.shard_rows)
     ]
-
-
-def file_keyed(refs: Sequence[DatumRef], spec: PipelineSpec) -> dict[str, str]:
-    """For each ref keyed by its shard's digest, the id its datum had when keyed by its file.
-
-    Work done before shard digests existed (or while a blob could not be digested) is keyed
-    by file: a file run again, or a job interrupted then, finds it instead of answering again.
-    """
-    keyed = {
-        ref.id: datum_id(spec.spec_hash, ref.blob_sha256, ref.start, ref.stop, {}) for ref in refs
-    }
-    return {content: by_file for content, by_file in keyed.items() if content != by_file}
-
-
-def prefer_stored(
-    refs: Sequence[DatumRef], alternatives: Mapping[str, str], stored: Container[str]
-) -> list[DatumRef]:
-    """``refs``, each under its alternative id where only that one is ``stored``."""
-    return [
-        replace(ref, id=alternatives[ref.id])
-        if ref.id in alternatives and ref.id not in stored and alternatives[ref.id] in stored
-        else ref
-        for ref in refs
-    ]
-
-
-def with_earlier_keys(
-    session: Session, refs: Sequence[DatumRef], spec: PipelineSpec
-) -> list[DatumRef]:
-    """``refs``, each keyed by its file where only that datum exists (:func:`file_keyed`)."""
-    alternatives = file_keyed(refs, spec)
-    keys = sorted({*alternatives, *alternatives.values()})
-    stored: set[str] = set()
-    for chunk in in_chunks(keys):
-        stored.update(session.scalars(select(Datum.id).where(Datum.id.in_(chunk))))
-    return prefer_stored(refs, alternatives, stored)
-
-
-def plan_datums(
-    *,
-    session: Session,
-    store: ObjectStore,
-    files: Sequence[InputFile],
-    spec: PipelineSpec,
-    halted: Callable[[], bool] = lambda: False,
-) -> list[DatumRef] | None:
-    """The datums of ``files``, their shard digests computed first where missing; commits.
-
-    None when ``halted`` turned true before every file was digested.
-    """
-    blobs = {entry.blob_sha256: entry.rows for entry in files}
-    digests = ensure_digests(
-        session=session, store=store, blobs=blobs, shard_rows=spec.shard_rows, halted=halted
-    )
-    if halted():
-        return None
-    return with_earlier_keys(session, shard(files, spec, digests), spec)
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,10 @@ from qaflow.pipeline.datums import (
     job_inputs,
     load_datums,
     mark_running,
-    plan_datums,
     record_blob,
 )
 from qaflow.pipeline.executors import DatumOutcome, DatumTask, Executor
+from qaflow.pipeline.planning import plan_datums
 from qaflow.pipeline.spec import PipelineSpec, spec_of
 from qaflow.storage import ObjectStore
 

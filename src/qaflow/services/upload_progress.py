@@ -19,15 +19,8 @@ from qaflow.db import (
     Upload,
 )
 from qaflow.pipeline import spec as pipeline_spec
-from qaflow.pipeline.datums import (
-    DatumRef,
-    InputFile,
-    file_keyed,
-    in_chunks,
-    load_datums,
-    prefer_stored,
-    shard,
-)
+from qaflow.pipeline.datums import DatumRef, InputFile, in_chunks, load_datums, shard
+from qaflow.pipeline.planning import file_keyed, preferred
 from qaflow.pipeline.shard_digests import Digests, known_digests
 from qaflow.pipeline.spec import QUESTION_ANSWER, PipelineSpec, spec_of
 from qaflow.services.pipeline_schemas import JobStateName, UploadStatus
@@ -78,7 +71,7 @@ def upload_statuses(
     ids = {ref.id for *_, refs in planned for ref in refs} | set(earlier.values())
     datums = load_datums(session, sorted(ids))
     # As a job plans them: work keyed by file, from before shard digests, is found too.
-    planned = [(u, j, v, prefer_stored(refs, earlier, datums)) for u, j, v, refs in planned]
+    planned = [(u, j, v, preferred(refs, earlier, datums)) for u, j, v, refs in planned]
     planned = _with_earlier_shardings(session, planned, datums, specs, digests)
     outputs = _commits(session, {job.output_commit_id for job in jobs.values()})
     return [

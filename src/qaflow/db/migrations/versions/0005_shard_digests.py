@@ -5,8 +5,8 @@ datums of their common shards. Each file still gets every one of its rows in ``a
 is one per pipeline, version, input content and row), so ``(datum_id, row_index)`` is no longer
 unique: two files that share a datum both store its rows.
 
-Datums made before this revision keep their ids: a file run again after the upgrade is answered
-once more under the new ids (its rows in ``answers`` stay single, being the same input rows).
+Datums made before this revision keep their ids; planning still finds them
+(:mod:`qaflow.pipeline.planning`).
 
 Revision ID: 0005_shard_digests
 Revises: 0004_answers_batch_row
