@@ -3,8 +3,9 @@
 A datum's id hashes the pipeline's ``spec_hash``, the shard's content (its digest, see
 :mod:`qaflow.pipeline.shard_digests`) and the row range, so finding work already done under the
 same spec is a primary-key look-up per datum, never a scan of history, and a file that keeps
-some shards of an earlier one reuses them (:mod:`qaflow.pipeline.planning` makes the refs). Ownership moves between jobs with compare-and-set
-updates, so two workers never both think they own a datum.
+some shards of an earlier one reuses them (:mod:`qaflow.pipeline.planning` makes the refs).
+Ownership moves between jobs with compare-and-set updates, so two workers never both think they
+own a datum.
 """
 
 from __future__ import annotations
