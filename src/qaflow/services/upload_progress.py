@@ -142,11 +142,13 @@ def _cuts(
     """The upload's datums under each earlier width, keyed by shard digest and by file hash
     (a job that planned it before digests existed keyed them so)."""
     entry = [InputFile(upload.path, upload.sha256, upload.rows)]
-    return [
+    cuts = (
         shard(entry, spec.model_copy(update={"shard_rows": max(width, 1)}), keys)
         for width in sorted(widths[upload.sha256])
         for keys in (digests, {})
-    ]
+    )
+    # Without digests both keys give the same cut: each once.
+    return list({tuple(ref.id for ref in cut): cut for cut in cuts}.values())
 
 
 def _unread_note(upload: Upload, spec: PipelineSpec) -> str:
