@@ -16,7 +16,7 @@ from qaflow.pipeline import jobs
 from qaflow.pipeline.datums import adopt_datums, job_inputs
 from qaflow.pipeline.executors import InProcessExecutor
 from qaflow.pipeline.planning import plan_datums
-from qaflow.pipeline.runner import RunPolicy, run_job
+from qaflow.pipeline.runner import JobProgress, RunPolicy, run_job
 from qaflow.pipeline.spec import current_version, spec_of
 from qaflow.reader import default_onnx_cache_dir
 from qaflow.services import pipeline_service
@@ -133,19 +133,24 @@ def test_datums_of_a_job_handed_back_to_the_queue_are_taken_over(runtime: Runtim
         assert first.state == JobState.QUEUED
         assert not jobs.is_live(first, 60)
 
-    progress = run_job(
+    progress = _run(runtime, second, "w2:1:b", _stop_after(seconds=30))
+
+    assert (progress.state, progress.processed, progress.skipped) == (JobState.DONE, 2, 0)
+
+
+def _run(runtime: Runtime, job: Job, worker_id: str, stop: threading.Event) -> JobProgress:
+    """Run ``job``, claimed by ``worker_id``, in this process until it ends or ``stop`` is set."""
+    return run_job(
         session_factory=runtime.sessions,
         store=runtime.store,
         executor=InProcessExecutor(
             store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
         ),
-        job=second,
-        worker_id="w2:1:b",
+        job=job,
+        worker_id=worker_id,
         policy=RunPolicy(lease_s=60, retry_backoff_s=0.05, poll_s=0.05),
-        stop=_stop_after(seconds=30),
+        stop=stop,
     )
-
-    assert (progress.state, progress.processed, progress.skipped) == (JobState.DONE, 2, 0)
 
 
 def _stop_after(*, seconds: float) -> threading.Event:
@@ -169,17 +174,7 @@ def test_a_worker_stopped_while_planning_hands_the_job_back_before_any_datum(
     stop = threading.Event()
     stop.set()  # e.g. SIGTERM while the job's files are being digested
 
-    progress = run_job(
-        session_factory=runtime.sessions,
-        store=runtime.store,
-        executor=InProcessExecutor(
-            store=runtime.store, onnx_cache_dir=default_onnx_cache_dir(runtime.settings)
-        ),
-        job=job,
-        worker_id="w1:1:a",
-        policy=RunPolicy(lease_s=60, retry_backoff_s=0.05, poll_s=0.05),
-        stop=stop,
-    )
+    progress = _run(runtime, job, "w1:1:a", stop)
 
     assert progress.state == JobState.QUEUED
     with runtime.sessions() as session:

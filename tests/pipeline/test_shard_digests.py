@@ -23,6 +23,7 @@ from qaflow.pipeline.shard_digests import (
 )
 from qaflow.services import pipeline_service
 from qaflow.services.runtime import Runtime
+from qaflow.services.upload_schemas import UploadPublic
 from qaflow.storage import ObjectStore, open_store_url
 from qaflow.versioning import blob_key
 from qaflow.versioning.blobs import row_index_key
@@ -175,6 +176,14 @@ def test_a_row_index_that_does_not_fit_its_blob_is_not_trusted(tmp_path: Path) -
     assert compute_digests(store, sha, ranges) == expected
 
 
+def _processed_before_shard_digests(runtime: Runtime, data: bytes) -> UploadPublic:
+    """An upload of ``data``, answered and egressed by a qaflow without shard digests."""
+    uploaded = upload(runtime, data)
+    run_pass(runtime)
+    _as_before_shard_digests(runtime)
+    return uploaded
+
+
 def _as_before_shard_digests(runtime: Runtime) -> None:
     """Rewrite the database as a qaflow without shard digests left it: datums keyed by file."""
     with runtime.sessions() as session:
@@ -196,9 +205,7 @@ def _as_before_shard_digests(runtime: Runtime) -> None:
 
 def test_datums_from_before_shard_digests_still_count(runtime: Runtime) -> None:
     data = question_csv(10)
-    first = upload(runtime, data)
-    run_pass(runtime)
-    _as_before_shard_digests(runtime)
+    first = _processed_before_shard_digests(runtime, data)
 
     with runtime.sessions() as session:
         status = pipeline_service.upload_status(session=session, upload_id=first.id)
@@ -221,9 +228,7 @@ def test_a_commit_from_before_shard_digests_is_egressed_under_its_own_datums(
     runtime: Runtime,
 ) -> None:
     data = question_csv(10)
-    upload(runtime, data)
-    run_pass(runtime)
-    _as_before_shard_digests(runtime)
+    _processed_before_shard_digests(runtime, data)
     with runtime.sessions() as session:  # its answers not in SQL yet at the upgrade
         commit = session.scalars(select(Commit).where(Commit.job_id.is_not(None))).one()
         session.execute(delete(AnswerRecord))
@@ -251,9 +256,7 @@ def test_a_datum_without_a_digest_keeps_the_id_earlier_versions_gave_it() -> Non
 def test_an_upload_from_before_shard_digests_keeps_its_progress_when_shard_rows_changes(
     runtime: Runtime,
 ) -> None:
-    first = upload(runtime, question_csv(10))
-    run_pass(runtime)
-    _as_before_shard_digests(runtime)
+    first = _processed_before_shard_digests(runtime, question_csv(10))
     with runtime.sessions() as session:  # digested since, as a later job over its bytes does
         ensure_digests(session=session, store=runtime.store, blobs={first.sha256: 10}, shard_rows=4)
     update_pipeline(runtime, shard_rows=3)
@@ -269,9 +272,7 @@ def test_a_file_from_before_shard_digests_shares_its_shards_once_it_has_run_agai
     runtime: Runtime,
 ) -> None:
     data = question_csv(10)
-    upload(runtime, data)
-    run_pass(runtime)
-    _as_before_shard_digests(runtime)
+    _processed_before_shard_digests(runtime, data)
     upload(runtime, data, "again.csv")  # its finished datums get digest-keyed aliases
     run_pass(runtime)
 

@@ -17,15 +17,7 @@ from qaflow.storage import open_store
 def test_a_worker_that_cannot_start_retries_until_the_database_is_there(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
-    database = tmp_path / "qaflow.db"  # not migrated: the worker finds no tables
-    settings = Settings(
-        home=tmp_path / "home",
-        database_url=f"sqlite:///{database}",
-        default_model="tiny",
-        default_model_ref=str(tiny_model_dir),
-        default_model_backend="torch",
-        worker_poll_s=0.05,
-    )
+    settings = _settings(tmp_path, tiny_model_dir)  # not migrated: the worker finds no tables
     engine = create_db_engine(settings.resolved_database_url)
     worker = EmbeddedWorker(
         settings=settings,
@@ -53,14 +45,7 @@ def test_a_worker_that_cannot_start_retries_until_the_database_is_there(
 def test_a_running_worker_whose_passes_fail_says_why_until_they_work(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
-    settings = Settings(
-        home=tmp_path / "home",
-        database_url=f"sqlite:///{tmp_path / 'qaflow.db'}",
-        default_model="tiny",
-        default_model_ref=str(tiny_model_dir),
-        default_model_backend="torch",
-        worker_poll_s=0.05,
-    )
+    settings = _settings(tmp_path, tiny_model_dir)
     with open_runtime(settings) as runtime:
         worker = EmbeddedWorker(
             settings=settings, session_factory=runtime.sessions, store=runtime.store
@@ -81,6 +66,17 @@ def test_a_running_worker_whose_passes_fail_says_why_until_they_work(
             _wait_until(lambda: worker.problem is None, timeout_s=120)
         finally:
             worker.stop()
+
+
+def _settings(tmp_path: Path, model_dir: Path) -> Settings:
+    return Settings(
+        home=tmp_path / "home",
+        database_url=f"sqlite:///{tmp_path / 'qaflow.db'}",
+        default_model="tiny",
+        default_model_ref=str(model_dir),
+        default_model_backend="torch",
+        worker_poll_s=0.05,
+    )
 
 
 def _wait_until(condition: object, timeout_s: float = 60.0) -> None:
